@@ -1,0 +1,2 @@
+COMMON_BASE = common/util.c common/util.h common/log.c common/log.h \
+	common/strbuf.c common/strbuf.h common/conf.c common/conf.h

@@ -1,0 +1,435 @@
+/*
+ * conf: the postern.conf parser and its one parameter table. Runs in
+ * every process at start-up (as root where started as root: the file is
+ * the admin's, not the network's).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "strbuf.h"
+#include "util.h"
+
+#define F(x) offsetof(struct conf, x)
+
+const struct conf_param conf_params[] = {
+	{ "hostname", CONF_STR, "", F(hostname), 1,
+	    "this host's name in greetings and Received headers (empty: gethostname)" },
+	{ "local_domains", CONF_LIST, "$hostname", F(local_domains), 1,
+	    "domains whose mail is delivered here" },
+	{ "state_dir", CONF_PATH, LOCALSTATEDIR "/lib/postern", F(state_dir), 0,
+	    "queue and runtime state" },
+	{ "mail_root", CONF_PATH, LOCALSTATEDIR "/vmail", F(mail_root), 0,
+	    "virtual mailboxes: mail_root/<domain>/<local part>/Maildir" },
+	{ "sasl_db", CONF_PATH, SYSCONFDIR "/postern/sasldb2", F(sasl_db), 0,
+	    "Cyrus SASL sasldb with the users' secrets" },
+	{ "alias_file", CONF_PATH, SYSCONFDIR "/postern/aliases", F(alias_file), 1,
+	    "aliases(5) file; a missing file means no aliases" },
+	{ "daemon_directory", CONF_PATH, PKGLIBEXECDIR, F(daemon_directory), 0,
+	    "where the master finds smtpd, qmgr, deliver and lookupd" },
+	{ "smtp_listen", CONF_LISTEN, "0.0.0.0:25", F(smtp_listen), 1,
+	    "smtpd addresses (port 25)" },
+	{ "submission_listen", CONF_LISTEN, "0.0.0.0:587", F(submission_listen), 1,
+	    "submitd addresses with STARTTLS (port 587)" },
+	{ "submissions_listen", CONF_LISTEN, "0.0.0.0:465", F(submissions_listen), 1,
+	    "submitd addresses with implicit TLS (port 465)" },
+	{ "pop3_listen", CONF_LISTEN, "0.0.0.0:110", F(pop3_listen), 1,
+	    "pop3d addresses with STLS (port 110)" },
+	{ "pop3s_listen", CONF_LISTEN, "0.0.0.0:995", F(pop3s_listen), 1,
+	    "pop3d addresses with implicit TLS (port 995)" },
+	{ "imap_listen", CONF_LISTEN, "0.0.0.0:143", F(imap_listen), 1,
+	    "imapd addresses with STARTTLS (port 143)" },
+	{ "imaps_listen", CONF_LISTEN, "0.0.0.0:993", F(imaps_listen), 1,
+	    "imapd addresses with implicit TLS (port 993)" },
+	{ "listen_backlog", CONF_UINT, "4096", F(listen_backlog), 0,
+	    "listen(2) backlog of every listening socket" },
+	{ "tls_cert", CONF_PATH, "", F(tls_cert), 1,
+	    "PEM certificate chain (empty: no TLS)" },
+	{ "tls_key", CONF_PATH, "", F(tls_key), 1,
+	    "PEM private key" },
+	{ "transport_map", CONF_PATH, "", F(transport_map), 1,
+	    "file of lines 'domain smtp:[host]:port' that bypass MX lookup" },
+	{ "relayhost", CONF_STR, "", F(relayhost), 1,
+	    "[host]:port smarthost for all remote mail" },
+	{ "message_size_limit", CONF_SIZE, "10240000", F(message_size_limit), 0,
+	    "largest message accepted, in bytes" },
+	{ "smtpd_recipient_limit", CONF_UINT, "1000", F(smtpd_recipient_limit), 0,
+	    "recipients per message; more get 452 4.5.3" },
+	{ "smtpd_error_limit", CONF_UINT, "20", F(smtpd_error_limit), 0,
+	    "errors in one session before the server disconnects" },
+	{ "smtpd_timeout", CONF_DURATION, "300s", F(smtpd_timeout), 0,
+	    "idle time before an SMTP session is closed" },
+	{ "smtpd_process_limit", CONF_UINT, "100", F(smtpd_process_limit), 0,
+	    "concurrent SMTP sessions; more wait in the listen queue" },
+	{ "queue_retry_min", CONF_DURATION, "300s", F(queue_retry_min), 0,
+	    "first retry delay after a temporary failure" },
+	{ "queue_retry_max", CONF_DURATION, "4000s", F(queue_retry_max), 0,
+	    "longest retry delay (the back-off doubles up to this)" },
+	{ "queue_lifetime", CONF_DURATION, "5d", F(queue_lifetime), 0,
+	    "time in the queue before a message is returned to its sender" },
+	{ "deliver_concurrency", CONF_UINT, "8", F(deliver_concurrency), 0,
+	    "concurrent local deliveries" },
+	{ "mail_owner", CONF_STR, "postern", F(mail_owner), 0,
+	    "account of smtpd, qmgr and lookupd when started as root" },
+	{ "login_user", CONF_STR, "postern-login", F(login_user), 0,
+	    "account of the POP3/IMAP pre-authentication processes" },
+	{ "vmail_user", CONF_STR, "vmail", F(vmail_user), 0,
+	    "account that owns the virtual mailboxes" },
+	{ "maildrop_group", CONF_STR, "postdrop", F(maildrop_group), 0,
+	    "group of the setgid maildrop helper" },
+};
+const size_t conf_nparams = NELEM(conf_params);
+
+#define NPARAMS NELEM(conf_params)
+static char *conf_raw[NPARAMS];		/* value as written (before $ expansion) */
+static char *conf_eff[NPARAMS];		/* effective value */
+static int conf_set[NPARAMS];
+static char conf_file[4096];
+
+static int
+conf_index(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < NPARAMS; i++)
+		if (strlen(conf_params[i].name) == len &&
+		    strncmp(conf_params[i].name, name, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Expand $name and ${name} (depth-limited, so loops end). */
+static int
+conf_expand(const char *in, struct strbuf *out, int depth, struct strbuf *err)
+{
+	const char *p = in;
+
+	if (depth > 8) {
+		strbuf_printf(err, "value '%s': $name references nest too deep\n", in);
+		return -1;
+	}
+	while (*p) {
+		if (*p != '$') {
+			if (strbuf_putc(out, *p++) == -1)
+				return -1;
+			continue;
+		}
+		p++;
+		int brace = *p == '{';
+		if (brace)
+			p++;
+		const char *s = p;
+		while (isalnum((unsigned char)*p) || *p == '_')
+			p++;
+		int idx = conf_index(s, (size_t)(p - s));
+		if (idx == -1 || (brace && *p != '}')) {
+			strbuf_printf(err, "value '%s': unknown reference $%.*s\n", in,
+			    (int)(p - s), s);
+			return -1;
+		}
+		if (brace)
+			p++;
+		if (conf_expand(conf_raw[idx], out, depth + 1, err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+conf_check_listen(const char *v, char *why, size_t whylen)
+{
+	char *dup = xstrdup(v), *save = NULL, *item;
+	int ok = 0;
+
+	for (item = strtok_r(dup, ", \t", &save); item != NULL;
+	    item = strtok_r(NULL, ", \t", &save)) {
+		char *colon = strrchr(item, ':');
+		unsigned long long port;
+		if (colon == NULL || colon == item ||
+		    parse_ullong(colon + 1, 1, 65535, &port) == -1 ||
+		    (item[0] == '[' && colon[-1] != ']')) {
+			str_fmt(why, whylen, "'%s' is not addr:port", item);
+			ok = -1;
+			break;
+		}
+	}
+	free(dup);
+	return ok;
+}
+
+/* Convert the effective string of param i into its typed field. */
+static int
+conf_convert(struct conf *c, size_t i, const char *v, char *why, size_t whylen)
+{
+	const struct conf_param *p = &conf_params[i];
+	void *field = (char *)c + p->off;
+	unsigned long long u;
+	long long d;
+
+	if (*v == '\0' && !p->empty_ok && p->type != CONF_STR) {
+		str_fmt(why, whylen, "must not be empty");
+		return -1;
+	}
+	switch (p->type) {
+	case CONF_PATH:
+		if (*v != '\0' && *v != '/') {
+			str_fmt(why, whylen, "'%s' is not an absolute path", v);
+			return -1;
+		}
+		/* FALLTHROUGH */
+	case CONF_STR:
+	case CONF_LIST:
+		break;
+	case CONF_LISTEN:
+		if (conf_check_listen(v, why, whylen) == -1)
+			return -1;
+		break;
+	case CONF_UINT:
+		if (parse_ullong(v, 0, 1ULL << 40, &u) == -1) {
+			str_fmt(why, whylen, "'%s' is not a number", v);
+			return -1;
+		}
+		*(unsigned long long *)field = u;
+		return 0;
+	case CONF_SIZE:
+		if (parse_size(v, &u) == -1) {
+			str_fmt(why, whylen, "'%s' is not a size (like 10240000 or 10m)", v);
+			return -1;
+		}
+		*(unsigned long long *)field = u;
+		return 0;
+	case CONF_DURATION:
+		if (parse_duration(v, &d) == -1) {
+			str_fmt(why, whylen, "'%s' is not a duration (like 300s, 4h, 5d)", v);
+			return -1;
+		}
+		*(long long *)field = d;
+		return 0;
+	case CONF_BOOL:
+		if (parse_bool(v, (int *)&u) == -1) {
+			str_fmt(why, whylen, "'%s' is not yes or no", v);
+			return -1;
+		}
+		*(int *)field = (int)u;
+		return 0;
+	}
+	free(*(char **)field);
+	*(char **)field = xstrdup(v);
+	return 0;
+}
+
+static void
+conf_reset(void)
+{
+	size_t i;
+
+	for (i = 0; i < NPARAMS; i++) {
+		free(conf_raw[i]);
+		conf_raw[i] = xstrdup(conf_params[i].def);
+		conf_set[i] = 0;
+	}
+}
+
+/* Read key = value lines into conf_raw. */
+static int
+conf_read(FILE *fp, const char *path, struct strbuf *err)
+{
+	char line[8192];
+	int lineno = 0, bad = 0;
+
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			strbuf_printf(err, "%s:%d: line too long\n", path, lineno);
+			return -1;
+		}
+		char *s = str_trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		if (eq == NULL) {
+			strbuf_printf(err, "%s:%d: expected 'key = value'\n", path, lineno);
+			bad = 1;
+			continue;
+		}
+		*eq = '\0';
+		char *key = str_trim(s), *val = str_trim(eq + 1);
+		int idx = conf_index(key, strlen(key));
+		if (idx == -1) {
+			strbuf_printf(err, "%s:%d: unknown key '%s'\n", path, lineno, key);
+			bad = 1;
+			continue;
+		}
+		free(conf_raw[idx]);
+		conf_raw[idx] = xstrdup(val);
+		conf_set[idx] = lineno;
+	}
+	return bad ? -1 : 0;
+}
+
+static int
+conf_finish(struct conf *c, struct strbuf *err)
+{
+	char why[512], host[256];
+	size_t i;
+	int bad = 0;
+
+	if (*conf_raw[0] == '\0') {
+		if (gethostname(host, sizeof(host)) == -1)
+			str_copy(host, "localhost", sizeof(host));
+		host[sizeof(host) - 1] = '\0';
+		free(conf_raw[0]);
+		conf_raw[0] = xstrdup(host);
+	}
+	for (i = 0; i < NPARAMS; i++) {
+		struct strbuf v;
+		strbuf_init(&v, 65536);
+		if (conf_expand(conf_raw[i], &v, 0, err) == -1) {
+			bad = 1;
+			strbuf_free(&v);
+			continue;
+		}
+		free(conf_eff[i]);
+		conf_eff[i] = xstrdup(v.data ? v.data : "");
+		strbuf_free(&v);
+		if (conf_convert(c, i, conf_eff[i], why, sizeof(why)) == -1) {
+			if (conf_set[i])
+				strbuf_printf(err, "%s:%d: %s: %s\n", conf_file, conf_set[i],
+				    conf_params[i].name, why);
+			else
+				strbuf_printf(err, "%s: %s\n", conf_params[i].name, why);
+			bad = 1;
+		}
+	}
+	if (!bad && c->queue_retry_min > c->queue_retry_max) {
+		strbuf_printf(err, "queue_retry_min (%llds) is larger than queue_retry_max (%llds)\n",
+		    c->queue_retry_min, c->queue_retry_max);
+		bad = 1;
+	}
+	if (!bad && (*c->tls_cert == '\0') != (*c->tls_key == '\0')) {
+		strbuf_printf(err, "tls_cert and tls_key must be set together\n");
+		bad = 1;
+	}
+	if (!bad) {
+		struct strbuf q;
+		strbuf_init(&q, 8192);
+		strbuf_printf(&q, "%s/queue", c->state_dir);
+		free(c->queue_dir);
+		c->queue_dir = xstrdup(q.data);
+		strbuf_free(&q);
+	}
+	return bad ? -1 : 0;
+}
+
+int
+conf_load(struct conf *c, const char *path, char *err, size_t errlen)
+{
+	struct strbuf e;
+	FILE *fp = NULL;
+	int explicit = 1, r = 0;
+
+	memset(c, 0, sizeof(*c));
+	conf_reset();
+	if (path == NULL && (path = getenv("POSTERN_CONF")) == NULL) {
+		path = SYSCONFDIR "/postern/postern.conf";
+		explicit = 0;
+	}
+	str_copy(conf_file, path, sizeof(conf_file));
+	strbuf_init(&e, 16384);
+	if ((fp = fopen(path, "re")) == NULL) {
+		if (explicit || errno != ENOENT) {
+			strbuf_printf(&e, "%s: %s\n", path, strerror(errno));
+			r = -1;
+		}
+	} else {
+		if (conf_read(fp, path, &e) == -1)
+			r = -1;
+		fclose(fp);
+	}
+	if (conf_finish(c, &e) == -1)
+		r = -1;
+	if (err != NULL && errlen > 0)
+		str_copy(err, e.data ? e.data : "", errlen);
+	strbuf_free(&e);
+	return r;
+}
+
+const char *
+conf_path(void)
+{
+	return conf_file;
+}
+
+void
+conf_defaults(struct conf *c)
+{
+	struct strbuf e;
+
+	memset(c, 0, sizeof(*c));
+	conf_reset();
+	strbuf_init(&e, 16384);
+	if (conf_finish(c, &e) == -1)
+		fatal("built-in defaults are invalid: %s", e.data);
+	strbuf_free(&e);
+}
+
+void
+conf_print(const struct conf *c, int only_set, int fd)
+{
+	struct strbuf out;
+	size_t i;
+
+	(void)c;
+	strbuf_init(&out, 1 << 20);
+	for (i = 0; i < NPARAMS; i++) {
+		if (only_set && !conf_set[i])
+			continue;
+		strbuf_printf(&out, "%s = %s\n", conf_params[i].name,
+		    only_set ? conf_raw[i] : conf_eff[i]);
+	}
+	if (out.len)
+		write_all(fd, out.data, out.len);
+	strbuf_free(&out);
+}
+
+int
+conf_is_set(const char *name)
+{
+	int i = conf_index(name, strlen(name));
+
+	return i >= 0 && conf_set[i];
+}
+
+const char *
+conf_value(const char *name)
+{
+	int i = conf_index(name, strlen(name));
+
+	return i >= 0 ? conf_eff[i] : NULL;
+}
+
+int
+conf_is_local_domain(const struct conf *c, const char *domain)
+{
+	const char *p = c->local_domains;
+	size_t dlen = strlen(domain);
+
+	while (*p) {
+		while (*p == ',' || *p == ' ' || *p == '\t')
+			p++;
+		const char *s = p;
+		while (*p && *p != ',' && *p != ' ' && *p != '\t')
+			p++;
+		if ((size_t)(p - s) == dlen && strncasecmp(s, domain, dlen) == 0)
+			return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,98 @@
+/*
+ * conf: postern.conf, driven by one parameter table (conf.c: conf_params).
+ * The parser, `postern config`, `postern check` and the man-page test all
+ * read that table. A value may refer to another key as $name or ${name}.
+ */
+#ifndef POSTERN_CONF_H
+#define POSTERN_CONF_H
+
+#include <stddef.h>
+
+enum conf_type {
+	CONF_STR,	/* any string */
+	CONF_PATH,	/* absolute path, or empty where allowed */
+	CONF_LIST,	/* comma/space separated list, kept as a string */
+	CONF_LISTEN,	/* comma separated addr:port list */
+	CONF_UINT,	/* unsigned integer */
+	CONF_SIZE,	/* bytes, with optional k/m/g */
+	CONF_DURATION,	/* seconds, with optional s/m/h/d/w */
+	CONF_BOOL	/* yes/no */
+};
+
+struct conf {
+	/* identity and places */
+	char	*hostname;
+	char	*local_domains;
+	char	*state_dir;
+	char	*queue_dir;		/* derived: $state_dir/queue */
+	char	*mail_root;
+	char	*sasl_db;
+	char	*alias_file;
+	char	*daemon_directory;
+	/* listeners */
+	char	*smtp_listen;
+	char	*submission_listen;
+	char	*submissions_listen;
+	char	*pop3_listen;
+	char	*pop3s_listen;
+	char	*imap_listen;
+	char	*imaps_listen;
+	unsigned long long listen_backlog;
+	/* TLS */
+	char	*tls_cert;
+	char	*tls_key;
+	/* routing (outbound: issue 4) */
+	char	*transport_map;
+	char	*relayhost;
+	/* smtpd */
+	unsigned long long message_size_limit;
+	unsigned long long smtpd_recipient_limit;
+	unsigned long long smtpd_error_limit;
+	long long smtpd_timeout;
+	unsigned long long smtpd_process_limit;
+	/* queue */
+	long long queue_retry_min;
+	long long queue_retry_max;
+	long long queue_lifetime;
+	unsigned long long deliver_concurrency;
+	/* accounts used when started as root */
+	char	*mail_owner;
+	char	*login_user;
+	char	*vmail_user;
+	char	*maildrop_group;
+};
+
+struct conf_param {
+	const char	*name;
+	enum conf_type	 type;
+	const char	*def;		/* default, before $name expansion */
+	size_t		 off;		/* offset of the field in struct conf */
+	int		 empty_ok;	/* an empty value is allowed */
+	const char	*doc;		/* one line for `postern config -d` */
+};
+
+extern const struct conf_param conf_params[];
+extern const size_t conf_nparams;
+
+/*
+ * Load FILE (or the default) into c. The path is: the argument if not
+ * NULL, else $POSTERN_CONF, else SYSCONFDIR/postern/postern.conf. A missing
+ * file at the default path means all defaults; at an explicit path it is an
+ * error. On error returns -1 with every problem described in err, one per
+ * line ("postern.conf:12: unknown key 'foo'").
+ */
+int conf_load(struct conf *c, const char *path, char *err, size_t errlen);
+/* The path conf_load used (for children and messages). */
+const char *conf_path(void);
+/* Defaults only, for tools that run before a file exists. */
+void conf_defaults(struct conf *c);
+/* Print "key = value" for every key (or only those set in the file). */
+void conf_print(const struct conf *c, int only_set, int fd);
+/* Is a key set explicitly in the file? */
+int conf_is_set(const char *name);
+/* The effective string value of a key (NULL if unknown key). */
+const char *conf_value(const char *name);
+/* Is domain (any case) one of local_domains? */
+int conf_is_local_domain(const struct conf *c, const char *domain);
+
+#endif

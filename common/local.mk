@@ -1,0 +1,8 @@
+## libpostern: everything the daemons share. Each group of sources is kept in
+## its own fragment so that parallel work on them does not collide.
+noinst_LIBRARIES += common/libpostern.a
+include common/base.mk
+include common/net.mk
+include common/smtp.mk
+include common/queue.mk
+common_libpostern_a_SOURCES = $(COMMON_BASE) $(COMMON_NET) $(COMMON_SMTP) $(COMMON_QUEUE)

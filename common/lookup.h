@@ -1,0 +1,23 @@
+/*
+ * lookup: recipient checks at RCPT time. smtpd runs chrooted as `postern`
+ * and cannot read the sasldb or the alias file, so it asks lookupd over
+ * the unix socket private/lookup (relative to the queue directory).
+ * Protocol, one request per line: "rcpt ADDRESS\n" -> "ok\n" | "nouser\n"
+ * | "notlocal\n" | "temp\n".
+ */
+#ifndef POSTERN_LOOKUP_H
+#define POSTERN_LOOKUP_H
+
+#define LOOKUP_SOCKET	"private/lookup"
+
+enum lookup_result {
+	LOOKUP_TEMPFAIL = -1,	/* lookupd unreachable or failing: 451 4.3.0 */
+	LOOKUP_OK = 0,		/* a local user or an alias */
+	LOOKUP_NOUSER = 1,	/* local domain, no such user: 550 5.1.1 */
+	LOOKUP_NOTLOCAL = 2	/* not one of local_domains */
+};
+
+/* Ask lookupd about one address (already parsed, without <>). */
+enum lookup_result lookup_rcpt(const char *sockpath, const char *address, int timeout_ms);
+
+#endif

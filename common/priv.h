@@ -1,0 +1,30 @@
+/*
+ * priv: accounts and privilege drop. Every daemon started as root calls
+ * priv_drop() before it reads a byte from the network (DESIGN.md rule 2).
+ */
+#ifndef POSTERN_PRIV_H
+#define POSTERN_PRIV_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct priv_id {
+	uid_t	uid;
+	gid_t	gid;
+	char	name[64];
+};
+
+int priv_is_root(void);
+/* Look up a user (its primary group). 0 or -1 with err. */
+int priv_lookup(const char *user, struct priv_id *out, char *err, size_t errlen);
+int priv_lookup_group(const char *group, gid_t *out, char *err, size_t errlen);
+/*
+ * Always chdir(dir) first when dir is not NULL. Then, when root: chroot(dir)
+ * if do_chroot, setgroups(1, {gid}), setresgid, setresuid, and check that
+ * root cannot be regained. When not root: nothing more (rule 6).
+ * 0 or -1 with err.
+ */
+int priv_drop(const struct priv_id *id, const char *dir, int do_chroot,
+    char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * qfile: the queue file format, its writer (smtpd, submitd, the maildrop
+ * pickup) and its reader (qmgr, deliver, the queue tools).
+ *
+ * Layout of $state_dir/queue (every process chdir()s there; paths below
+ * are relative to it, so they also hold inside smtpd's chroot):
+ *   tmp/        files being written; never read by qmgr
+ *   incoming/   committed messages qmgr has not yet taken
+ *   active/     messages qmgr is working on
+ *   deferred/   waiting for a retry
+ *   hold/       held by the admin
+ *   defer/      per-message text of the last temporary error
+ *   maildrop/   postern-sendmail's drop directory (issue 3)
+ *   private/    lookup and deliver sockets, the qmgr wake-up FIFO "qmgr"
+ *
+ * One file per message, named by its queue id. A text header of records,
+ * then the line "data" and the content with LF line ends. Status bytes
+ * and the retry fields sit at fixed offsets so they are updated in place
+ * with pwrite(2) + fdatasync(2) (Postfix's way): a recipient's state is on
+ * disk before the next attempt.
+ *
+ * Durability (DESIGN.md): qfile_commit() returns 0 only after the file is
+ * fsync()ed, renamed into incoming/, and incoming/ is fsync()ed.
+ */
+#ifndef POSTERN_QFILE_H
+#define POSTERN_QFILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define QID_LEN		20
+#define QFILE_ADDR_MAX	512	/* longest address kept (RFC 5321 4.5.3.1.3: 256 path) */
+
+/* Recipient status bytes. */
+#define QRCPT_PENDING	'-'
+#define QRCPT_DONE	'D'	/* delivered */
+#define QRCPT_FAILED	'F'	/* failed permanently; bounce owed */
+#define QRCPT_BOUNCED	'B'	/* failed and the bounce is queued */
+
+struct qfile_writer {
+	int	fd;
+	char	qid[QID_LEN + 1];
+	char	tmppath[64];
+	char	*buf;			/* write buffer */
+	size_t	blen, bcap;
+	off_t	size_off;		/* offset of the fixed-width size field */
+	unsigned long long size;	/* content bytes so far */
+	int	in_data;
+	int	failed;			/* sticky: an error happened (errno saved) */
+	int	saved_errno;
+};
+
+/* Make a unique queue id ([0-9A-Z], QID_LEN chars). */
+void qfile_new_id(char out[QID_LEN + 1]);
+
+/*
+ * Start a message in tmp/ (cwd must be the queue directory). 0 or -1.
+ * Then call qfile_put_attr/qfile_put_sender/qfile_put_rcpt, then
+ * qfile_begin_data, then qfile_write any number of times, then commit or abort.
+ */
+int qfile_create(struct qfile_writer *);
+/* Envelope attributes: name is one of client_addr, client_name, helo,
+ * protocol, auth_user, body (7BIT/8BITMIME), smtputf8 (yes), envid, ret. */
+int qfile_put_attr(struct qfile_writer *, const char *name, const char *value);
+int qfile_put_sender(struct qfile_writer *, const char *sender);	/* "" = null sender */
+/* orcpt may be NULL (RFC 3461 ORCPT), notify may be NULL ("SUCCESS,FAILURE"...). */
+int qfile_put_rcpt(struct qfile_writer *, const char *rcpt, const char *orcpt,
+    const char *notify);
+int qfile_begin_data(struct qfile_writer *);
+/* Content bytes with LF line ends. Buffered. */
+int qfile_write(struct qfile_writer *, const void *, size_t);
+/* Content bytes so far. */
+unsigned long long qfile_size(const struct qfile_writer *);
+/*
+ * Flush, fix the size field, fsync, rename into incoming/, fsync incoming/,
+ * then wake qmgr through private/qmgr (best effort). 0 or -1 (errno set;
+ * the temporary file is removed).
+ */
+int qfile_commit(struct qfile_writer *);
+void qfile_abort(struct qfile_writer *);
+
+/* Reader */
+struct qfile_rcpt {
+	char	*addr;
+	char	*orcpt;		/* NULL if none */
+	char	*notify;	/* NULL if none */
+	char	 status;
+	off_t	 status_off;
+};
+
+struct qfile {
+	int	 fd;
+	char	 qid[QID_LEN + 1];
+	time_t	 arrival;
+	unsigned attempts;
+	time_t	 next_attempt;
+	off_t	 retry_off;		/* offset of the fixed-width retry fields */
+	char	*sender;
+	char	*client_addr, *client_name, *helo, *protocol, *auth_user;
+	char	*body, *envid, *ret;
+	int	 smtputf8;
+	struct qfile_rcpt *rcpt;
+	size_t	 nrcpt;
+	off_t	 data_off;		/* first content byte */
+	unsigned long long size;	/* content bytes */
+};
+
+/*
+ * Open and parse a queue file (path relative to cwd, e.g. "active/ID").
+ * writable=1 opens O_RDWR for status updates. 0, or -1 with errno
+ * (EINVAL for a malformed file).
+ */
+int qfile_open(struct qfile *, const char *path, int writable);
+/* Parse from an already open fd (deliver gets the fd from qmgr). The fd is
+ * kept and closed by qfile_close. */
+int qfile_open_fd(struct qfile *, int fd);
+/* Set recipient i's status byte (in place). Durable after qfile_sync. */
+int qfile_mark(struct qfile *, size_t i, char status);
+/* Set the retry fields (in place). Durable after qfile_sync. */
+int qfile_set_retry(struct qfile *, unsigned attempts, time_t next);
+int qfile_sync(struct qfile *);
+void qfile_close(struct qfile *);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * stream: buffered, bounded, time-limited I/O on a socket or a pair of
+ * fds (inetd: 0 and 1), in clear or over TLS. No stdio on sockets.
+ * Output is buffered until stream_flush(); readers flush before they block,
+ * which gives RFC 2920 pipelining for free.
+ */
+#ifndef POSTERN_STREAM_H
+#define POSTERN_STREAM_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <openssl/ssl.h>
+
+#define STREAM_RBUF	16384
+#define STREAM_WMAX	(1024 * 1024)
+
+#define STREAM_EOF	0
+#define STREAM_ERR	(-1)	/* I/O error or timeout (errno ETIMEDOUT) */
+#define STREAM_TOOLONG	(-2)	/* line longer than the limit; rest of it discarded */
+
+struct stream {
+	int	 rfd, wfd;
+	SSL	*ssl;			/* non-NULL after a TLS handshake */
+	int	 timeout_ms;		/* per read or write wait */
+	char	 rbuf[STREAM_RBUF];
+	size_t	 rpos, rlen;
+	char	*wbuf;
+	size_t	 wlen, wcap;
+	int	 failed;		/* sticky write failure */
+};
+
+void stream_init(struct stream *, int rfd, int wfd, int timeout_ms);
+/* Frees TLS state; closes the fds if close_fds. */
+void stream_close(struct stream *, int close_fds);
+
+/*
+ * Read one line, up to and including its LF, into buf (max bytes at most,
+ * counting the LF; buf gets a NUL after it, so it needs max+1 bytes).
+ * Returns the length, STREAM_EOF, STREAM_ERR, or STREAM_TOOLONG (the
+ * rest of the overlong line up to its LF has been read and dropped; a
+ * timeout or EOF while dropping gives STREAM_ERR / STREAM_EOF). A final
+ * line without LF before EOF is returned as it is.
+ */
+ssize_t stream_getline(struct stream *, char *buf, size_t max);
+/* Read at most n bytes (whatever is buffered first). >0, EOF or ERR. */
+ssize_t stream_read(struct stream *, void *buf, size_t n);
+/* Bytes read from the peer but not yet consumed. */
+size_t stream_pending(const struct stream *);
+/* Drop them: used after STARTTLS so that pipelined plaintext is discarded. */
+void stream_discard(struct stream *);
+
+int stream_write(struct stream *, const void *, size_t);
+int stream_puts(struct stream *, const char *);
+int stream_printf(struct stream *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Write out everything buffered. 0 or -1. */
+int stream_flush(struct stream *);
+
+/* TLS server handshake on the stream (after STARTTLS, or at once for 465/993/995). 0 or -1. */
+int stream_tls_accept(struct stream *, SSL_CTX *);
+/* TLS client handshake (the outbound smtp client). 0 or -1. */
+int stream_tls_connect(struct stream *, SSL_CTX *, const char *servername);
+/* "TLSv1.3:TLS_AES_256_GCM_SHA384" style description, for Received headers and logs. */
+const char *stream_tls_info(const struct stream *, char *buf, size_t len);
+
+#endif
