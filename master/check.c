@@ -1,0 +1,148 @@
+/*
+ * check, config: `postern check` validates the configuration and what it
+ * points at; `postern config` prints effective settings from the one
+ * parameter table (common/conf.c). Run by the admin, as whoever calls
+ * them; they change nothing.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "aliases.h"
+#include "conf.h"
+#include "master.h"
+#include "priv.h"
+#include "tls.h"
+#include "util.h"
+
+static int check_problems;
+
+static void __attribute__((format(printf, 1, 2)))
+check_problem(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	check_problems++;
+}
+
+static void
+check_tls(const struct conf *c)
+{
+	char err[1024];
+	SSL_CTX *ctx;
+
+	if (*c->tls_cert == '\0')
+		return;
+	if ((ctx = tls_server_ctx(c->tls_cert, c->tls_key, err, sizeof(err))) == NULL)
+		check_problem("tls_cert/tls_key: %s", err);
+	else
+		SSL_CTX_free(ctx);
+}
+
+static void
+check_accounts(const struct conf *c)
+{
+	const char *users[] = { c->mail_owner, c->login_user, c->vmail_user };
+	struct priv_id id;
+	char err[256];
+	gid_t gid;
+	size_t i;
+
+	if (!priv_is_root())
+		return;	/* rule 6: everything runs as the invoking user */
+	for (i = 0; i < NELEM(users); i++) {
+		if (priv_lookup(users[i], &id, err, sizeof(err)) == -1)
+			check_problem("%s", err);
+		else if (id.uid == 0)
+			check_problem("user '%s' is root; postern needs an unprivileged account",
+			    users[i]);
+	}
+	if (priv_lookup_group(c->maildrop_group, &gid, err, sizeof(err)) == -1)
+		check_problem("%s", err);
+}
+
+static void
+check_sasldb_dir(const struct conf *c)
+{
+	char dir[PATH_MAX], *slash;
+	struct stat st;
+
+	if (str_copy(dir, c->sasl_db, sizeof(dir)) == -1 ||
+	    (slash = strrchr(dir, '/')) == NULL) {
+		check_problem("sasl_db: %s: bad path", c->sasl_db);
+		return;
+	}
+	if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) == -1)
+		check_problem("sasl_db: directory %s: %s", dir, strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		check_problem("sasl_db: %s is not a directory", dir);
+}
+
+int
+cmd_check(int argc, char **argv)
+{
+	struct master_args a;
+	struct conf c;
+	int n;
+
+	if (master_getopt(argc, argv, "c:", &a) == -1)
+		return MASTER_EX_USAGE;
+	if (a.nrest != 0) {
+		master_usage();
+		return MASTER_EX_USAGE;
+	}
+	if (master_load_conf(a.conf, &c) == -1)
+		return 1;
+	check_problems = 0;
+	check_tls(&c);
+	fflush(stderr);
+	if (*c.alias_file != '\0' && (n = aliases_check(c.alias_file, STDERR_FILENO)) != 0)
+		check_problems += n > 0 ? n : 1;
+	check_accounts(&c);
+	check_problems += master_check_daemons(&c, STDERR_FILENO);
+	check_sasldb_dir(&c);
+	return check_problems ? 1 : 0;
+}
+
+int
+cmd_config(int argc, char **argv)
+{
+	struct master_args a;
+	struct conf c;
+	const char *v;
+	int i, bad = 0;
+
+	if (master_getopt(argc, argv, "c:n", &a) == -1)
+		return MASTER_EX_USAGE;
+	if (master_load_conf(a.conf, &c) == -1)
+		return 1;
+	if (a.nrest == 0) {
+		conf_print(&c, a.only_set, STDOUT_FILENO);
+		return 0;
+	}
+	for (i = 0; i < a.nrest; i++) {
+		if ((v = conf_value(a.rest[i])) == NULL) {
+			fprintf(stderr, "postern: unknown key '%s'\n", a.rest[i]);
+			bad = 1;
+		} else if (!a.only_set || conf_is_set(a.rest[i])) {
+			printf("%s = %s\n", a.rest[i], v);
+		}
+	}
+	return bad;
+}

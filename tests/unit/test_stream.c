@@ -1,0 +1,207 @@
+/*
+ * Unit tests of common/stream.c and common/listen.c: bounded lines,
+ * overlong lines dropped up to their LF, timeouts, buffered reads,
+ * discarding pipelined input, write buffering, the sd_listen_fds
+ * variables and addr:port parsing of listen_tcp.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "listen.h"
+#include "stream.h"
+#include "util.h"
+
+struct pair {
+	struct stream	s;
+	int		peer;
+};
+
+/* A stream on one end of a socketpair that already holds text. */
+static void
+pair_open(struct pair *p, const char *text, int timeout_ms)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(write_all(sv[1], text, strlen(text)), 0);
+	stream_init(&p->s, sv[0], sv[0], timeout_ms);
+	p->peer = sv[1];
+}
+
+static void
+pair_close(struct pair *p)
+{
+	stream_close(&p->s, 1);
+	close(p->peer);
+}
+
+static void
+test_getline_limits(void **state)
+{
+	struct pair p;
+	char buf[11];
+
+	(void)state;
+	pair_open(&p, "123456789\n1234567890\nnext\r\n", 1000);
+	assert_int_equal(stream_getline(&p.s, buf, 10), 10);
+	assert_string_equal(buf, "123456789\n");
+	assert_int_equal(stream_getline(&p.s, buf, 10), STREAM_TOOLONG);
+	assert_int_equal(stream_getline(&p.s, buf, 10), 6);
+	assert_string_equal(buf, "next\r\n");
+	pair_close(&p);
+}
+
+static void
+test_getline_eof_and_last_line(void **state)
+{
+	struct pair p;
+	char buf[32];
+
+	(void)state;
+	pair_open(&p, "a\nlast", 1000);
+	shutdown(p.peer, SHUT_WR);
+	assert_int_equal(stream_getline(&p.s, buf, 31), 2);
+	assert_int_equal(stream_getline(&p.s, buf, 31), 4);
+	assert_string_equal(buf, "last");
+	assert_int_equal(stream_getline(&p.s, buf, 31), STREAM_EOF);
+	pair_close(&p);
+}
+
+static void
+test_toolong_then_eof(void **state)
+{
+	struct pair p;
+	char buf[8];
+
+	(void)state;
+	pair_open(&p, "0123456789abcdef", 1000);
+	shutdown(p.peer, SHUT_WR);
+	assert_int_equal(stream_getline(&p.s, buf, 7), STREAM_EOF);
+	pair_close(&p);
+}
+
+static void
+test_timeout(void **state)
+{
+	struct pair p;
+	char buf[8];
+	int64_t t0 = now_ms();
+
+	(void)state;
+	pair_open(&p, "", 200);
+	errno = 0;
+	assert_int_equal(stream_getline(&p.s, buf, 7), STREAM_ERR);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_true(now_ms() - t0 >= 150);
+	assert_true(now_ms() - t0 < 5000);
+	pair_close(&p);
+}
+
+static void
+test_read_pending_discard(void **state)
+{
+	struct pair p;
+	char buf[32];
+
+	(void)state;
+	pair_open(&p, "STARTTLS\r\nMAIL FROM:<x>\r\n", 1000);
+	assert_int_equal(stream_getline(&p.s, buf, 31), 10);
+	assert_int_equal(stream_pending(&p.s), 15);
+	assert_int_equal(stream_read(&p.s, buf, 4), 4);
+	assert_memory_equal(buf, "MAIL", 4);
+	stream_discard(&p.s);
+	assert_int_equal(stream_pending(&p.s), 0);
+	assert_int_equal(write_all(p.peer, "X\n", 2), 0);
+	assert_int_equal(stream_getline(&p.s, buf, 31), 2);
+	assert_string_equal(buf, "X\n");
+	pair_close(&p);
+}
+
+static void
+test_write_flush(void **state)
+{
+	struct pair p;
+	char buf[64];
+
+	(void)state;
+	pair_open(&p, "", 1000);
+	assert_int_equal(stream_puts(&p.s, "250 a\r\n"), 0);
+	assert_int_equal(stream_printf(&p.s, "%d %s\r\n", 250, "b"), 0);
+	/* Nothing leaves before a flush, or before a read that would wait. */
+	assert_int_equal(recv(p.peer, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	assert_int_equal(stream_flush(&p.s), 0);
+	assert_int_equal(recv(p.peer, buf, sizeof(buf), 0), 14);
+	assert_memory_equal(buf, "250 a\r\n250 b\r\n", 14);
+	pair_close(&p);
+}
+
+static void
+test_listen_tcp_parse(void **state)
+{
+	struct listen_fd fds[4];
+	char err[256];
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(listen_tcp("127.0.0.1:0, [::1]:0", 16, "smtp", fds, 4, &n,
+	    err, sizeof(err)) >= 1 ? 0 : -1, 0);
+	assert_string_equal(fds[0].name, "smtp");
+	while (n > 0)
+		close(fds[--n].fd);
+	assert_int_equal(listen_tcp("localhost:25", 16, "smtp", fds, 4, &n,
+	    err, sizeof(err)), -1);
+	assert_int_equal(n, 0);
+	assert_int_equal(listen_tcp("[::1:25", 16, "smtp", fds, 4, &n,
+	    err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "[::1:25"));
+}
+
+static void
+test_listen_inherited(void **state)
+{
+	struct listen_fd fds[4];
+	char pid[32];
+
+	(void)state;
+	setenv("LISTEN_FDS", "1", 1);
+	setenv("LISTEN_PID", "1", 1);	/* not us */
+	assert_int_equal(listen_inherited(fds, 4), 0);
+	assert_null(getenv("LISTEN_FDS"));
+	str_fmt(pid, sizeof(pid), "%ld", (long)getpid());
+	setenv("LISTEN_FDS", "2", 1);
+	setenv("LISTEN_PID", pid, 1);
+	setenv("LISTEN_FDNAMES", "smtp", 1);
+	assert_int_equal(listen_inherited(fds, 4), 2);
+	assert_int_equal(fds[0].fd, 3);
+	assert_string_equal(fds[0].name, "smtp");
+	assert_string_equal(fds[1].name, "unknown");
+	assert_null(getenv("LISTEN_PID"));
+	assert_null(getenv("LISTEN_FDNAMES"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_getline_limits),
+		cmocka_unit_test(test_getline_eof_and_last_line),
+		cmocka_unit_test(test_toolong_then_eof),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_read_pending_discard),
+		cmocka_unit_test(test_write_flush),
+		cmocka_unit_test(test_listen_tcp_parse),
+		cmocka_unit_test(test_listen_inherited),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
