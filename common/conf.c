@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "conf.h"
 #include "log.h"
@@ -77,6 +79,8 @@ const struct conf_param conf_params[] = {
 	    "time in the queue before a message is returned to its sender" },
 	{ "deliver_concurrency", CONF_UINT, "8", F(deliver_concurrency), 0,
 	    "concurrent local deliveries" },
+	{ "pop3_plaintext_auth", CONF_BOOL, "no", F(pop3_plaintext_auth), 0,
+	    "allow USER/PASS and AUTH PLAIN/LOGIN on pop3 before STLS" },
 	{ "mail_owner", CONF_STR, "postern", F(mail_owner), 0,
 	    "account of smtpd, qmgr and lookupd when started as root" },
 	{ "login_user", CONF_STR, "postern-login", F(login_user), 0,
@@ -143,26 +147,59 @@ conf_expand(const char *in, struct strbuf *out, int depth, struct strbuf *err)
 	return 0;
 }
 
+/* One addr:port item: a numeric IPv4 address, [IPv6] or '*', and a port. */
+static int
+conf_check_listen_item(const char *item, size_t len, char *why, size_t whylen)
+{
+	char host[128], portstr[8];
+	const char *colon = memrchr(item, ':', len);
+	unsigned char addr[sizeof(struct in6_addr)];
+	unsigned long long port;
+	size_t hlen;
+
+	if (colon == NULL || colon == item || (size_t)(item + len - colon - 1) >= sizeof(portstr))
+		goto bad;
+	memcpy(portstr, colon + 1, (size_t)(item + len - colon - 1));
+	portstr[item + len - colon - 1] = '\0';
+	if (parse_ullong(portstr, 1, 65535, &port) == -1)
+		goto bad;
+	hlen = (size_t)(colon - item);
+	if (item[0] == '[') {
+		if (hlen < 3 || item[hlen - 1] != ']' || hlen - 2 >= sizeof(host))
+			goto bad;
+		memcpy(host, item + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+		if (inet_pton(AF_INET6, host, addr) != 1)
+			goto bad;
+		return 0;
+	}
+	if (hlen >= sizeof(host))
+		goto bad;
+	memcpy(host, item, hlen);
+	host[hlen] = '\0';
+	if (strcmp(host, "*") == 0 || inet_pton(AF_INET, host, addr) == 1)
+		return 0;
+bad:
+	str_fmt(why, whylen, "'%.*s' is not addr:port (a numeric IPv4 address, [IPv6] or *)",
+	    (int)(len > 200 ? 200 : len), item);
+	return -1;
+}
+
 static int
 conf_check_listen(const char *v, char *why, size_t whylen)
 {
-	char *dup = xstrdup(v), *save = NULL, *item;
-	int ok = 0;
+	const char *p = v;
 
-	for (item = strtok_r(dup, ", \t", &save); item != NULL;
-	    item = strtok_r(NULL, ", \t", &save)) {
-		char *colon = strrchr(item, ':');
-		unsigned long long port;
-		if (colon == NULL || colon == item ||
-		    parse_ullong(colon + 1, 1, 65535, &port) == -1 ||
-		    (item[0] == '[' && colon[-1] != ']')) {
-			str_fmt(why, whylen, "'%s' is not addr:port", item);
-			ok = -1;
-			break;
-		}
+	while (*p) {
+		while (*p == ',' || *p == ' ' || *p == '\t')
+			p++;
+		const char *s = p;
+		while (*p && *p != ',' && *p != ' ' && *p != '\t')
+			p++;
+		if (p > s && conf_check_listen_item(s, (size_t)(p - s), why, whylen) == -1)
+			return -1;
 	}
-	free(dup);
-	return ok;
+	return 0;
 }
 
 /* Convert the effective string of param i into its typed field. */
@@ -174,7 +211,7 @@ conf_convert(struct conf *c, size_t i, const char *v, char *why, size_t whylen)
 	unsigned long long u;
 	long long d;
 
-	if (*v == '\0' && !p->empty_ok && p->type != CONF_STR) {
+	if (*v == '\0' && !p->empty_ok) {
 		str_fmt(why, whylen, "must not be empty");
 		return -1;
 	}
@@ -414,6 +451,14 @@ conf_value(const char *name)
 	int i = conf_index(name, strlen(name));
 
 	return i >= 0 ? conf_eff[i] : NULL;
+}
+
+const char *
+conf_value_raw(const char *name)
+{
+	int i = conf_index(name, strlen(name));
+
+	return i >= 0 ? conf_raw[i] : NULL;
 }
 
 int

@@ -55,6 +55,8 @@ struct conf {
 	long long queue_retry_max;
 	long long queue_lifetime;
 	unsigned long long deliver_concurrency;
+	/* pop3d */
+	int	pop3_plaintext_auth;
 	/* accounts used when started as root */
 	char	*mail_owner;
 	char	*login_user;
@@ -68,7 +70,7 @@ struct conf_param {
 	const char	*def;		/* default, before $name expansion */
 	size_t		 off;		/* offset of the field in struct conf */
 	int		 empty_ok;	/* an empty value is allowed */
-	const char	*doc;		/* one line for `postern config -d` */
+	const char	*doc;		/* one line of documentation */
 };
 
 extern const struct conf_param conf_params[];
@@ -92,6 +94,8 @@ void conf_print(const struct conf *c, int only_set, int fd);
 int conf_is_set(const char *name);
 /* The effective string value of a key (NULL if unknown key). */
 const char *conf_value(const char *name);
+/* The value as written in the file, before $name expansion (NULL if unknown). */
+const char *conf_value_raw(const char *name);
 /* Is domain (any case) one of local_domains? */
 int conf_is_local_domain(const struct conf *c, const char *domain);
 

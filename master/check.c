@@ -141,7 +141,8 @@ cmd_config(int argc, char **argv)
 			fprintf(stderr, "postern: unknown key '%s'\n", a.rest[i]);
 			bad = 1;
 		} else if (!a.only_set || conf_is_set(a.rest[i])) {
-			printf("%s = %s\n", a.rest[i], v);
+			printf("%s = %s\n", a.rest[i],
+			    a.only_set ? conf_value_raw(a.rest[i]) : v);
 		}
 	}
 	return bad;
