@@ -1,0 +1,403 @@
+/*
+ * smtp_msg: the message content of an SMTP session: DATA (dot-stuffed
+ * lines, RFC 5321 4.1.1.4, 4.5.2) and BDAT chunks (RFC 3030), the
+ * Received header (RFC 5321 4.4), the hop count, the size limit, and the
+ * queue file written through qfile (250 only after qfile_commit()).
+ * Runs in the smtpd/submitd session process, unprivileged.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "smtp_int.h"
+#include "util.h"
+
+void
+smtp_msg_abort(struct smtp_session *s)
+{
+	if (s->qf_open)
+		qfile_abort(&s->qf);
+	s->qf_open = 0;
+	s->msg_err = SMTP_MSG_OK;
+	s->msg_size = 0;
+	strbuf_reset(&s->hdr);
+	s->hdr_flushed = 0;
+}
+
+/* The Received field (RFC 5321 4.4) that goes first in the content. */
+static int
+smtp_msg_received(struct smtp_session *s)
+{
+	char date[64], rcpt[ADDR_BUF], tls[sizeof(s->tls_info)], *colon;
+	struct strbuf b;
+	int r;
+
+	strbuf_init(&b, 2048);
+	/* RFC 5321 4.4 TCP-info: an IPv6 address literal is "[IPv6:...]". */
+	r = strbuf_printf(&b, "Received: from %s (unknown [%s%s])\n"
+	    "\tby %s (postern) with %s id %s", s->helo,
+	    strchr(s->client_addr, ':') != NULL ? "IPv6:" : "", s->client_addr,
+	    s->pol->hostname, smtp_proto_word(s), s->qf.qid);
+	if (r == 0 && s->tls) {
+		/* "TLSv1.3:TLS_AES_256_GCM_SHA384" -> "(TLSv1.3 TLS_AES_256_GCM_SHA384)" */
+		str_copy(tls, s->tls_info, sizeof(tls));
+		if ((colon = strchr(tls, ':')) != NULL)
+			*colon = ' ';
+		r = strbuf_printf(&b, "\n\t(%s)", tls);
+	}
+	if (r == 0 && s->nrcpt == 1) {
+		/* Recipient text is printable: it passed the path parser. */
+		log_sanitize(rcpt, sizeof(rcpt), s->rcpt[0].addr,
+		    strlen(s->rcpt[0].addr));
+		r = strbuf_printf(&b, "\n\tfor <%s>", rcpt);
+	}
+	/* RFC 5322 3.6.7: "; date-time" ends the field. */
+	if (r == 0)
+		r = strbuf_printf(&b, s->nrcpt == 1 ? "; %s\n" : ";\n\t%s\n",
+		    smtp_date(date, sizeof(date), (long long)time(NULL)));
+	if (r == 0)
+		r = qfile_write(&s->qf, b.data, b.len);
+	strbuf_free(&b);
+	return r;
+}
+
+static int
+smtp_msg_envelope(struct smtp_session *s)
+{
+	struct qfile_writer *w = &s->qf;
+	const struct address_mail_params *mp = &s->mp;
+	char notify[64];
+	size_t i;
+
+	if (qfile_put_attr(w, "client_addr", s->client_addr) == -1 ||
+	    qfile_put_attr(w, "client_name", "unknown") == -1 ||
+	    qfile_put_attr(w, "helo", s->helo) == -1 ||
+	    qfile_put_attr(w, "protocol", smtp_proto_word(s)) == -1)
+		return -1;
+	if (s->auth_user != NULL && qfile_put_attr(w, "auth_user", s->auth_user) == -1)
+		return -1;
+	if (mp->body != ADDR_BODY_NONE && qfile_put_attr(w, "body",
+	    mp->body == ADDR_BODY_8BITMIME ? "8BITMIME" : "7BIT") == -1)
+		return -1;
+	if (mp->smtputf8 && qfile_put_attr(w, "smtputf8", "yes") == -1)
+		return -1;
+	if (mp->envid[0] != '\0' && qfile_put_attr(w, "envid", mp->envid) == -1)
+		return -1;
+	if (mp->ret != ADDR_RET_NONE && qfile_put_attr(w, "ret",
+	    mp->ret == ADDR_RET_FULL ? "FULL" : "HDRS") == -1)
+		return -1;
+	if (qfile_put_sender(w, s->sender) == -1)
+		return -1;
+	for (i = 0; i < s->nrcpt; i++) {
+		const struct smtp_rcpt *r = &s->rcpt[i];
+
+		if (qfile_put_rcpt(w, r->addr, r->orcpt, r->notify == 0 ? NULL :
+		    address_notify_str(r->notify, notify, sizeof(notify))) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Start the queue file: envelope, then the Received field. */
+static int
+smtp_msg_begin(struct smtp_session *s)
+{
+	smtp_msg_abort(s);
+	smtp_hdrscan_init(&s->hs);
+	if (qfile_create(&s->qf) == -1) {
+		log_err("cannot create a queue file: %s", strerror(errno));
+		return -1;
+	}
+	s->qf_open = 1;
+	if (smtp_msg_envelope(s) == -1 || qfile_begin_data(&s->qf) == -1 ||
+	    smtp_msg_received(s) == -1) {
+		log_err("%s: cannot write the queue file: %s", s->qf.qid,
+		    strerror(errno));
+		smtp_msg_abort(s);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+smtp_msg_put(struct smtp_session *s, const char *buf, size_t n)
+{
+	if (s->msg_err == SMTP_MSG_OK && n > 0 && qfile_write(&s->qf, buf, n) == -1)
+		s->msg_err = SMTP_MSG_IOERR;
+}
+
+/* Run the header fix-up hook once, then write the (edited) header. */
+static void
+smtp_msg_flush_header(struct smtp_session *s)
+{
+	struct smtp_reply r;
+
+	if (s->hdr_flushed || s->pol->header_fixup == NULL)
+		return;
+	s->hdr_flushed = 1;
+	if (s->msg_err != SMTP_MSG_OK)
+		return;
+	smtp_reply_set(&r, 554, "5.6.0", "Message refused");
+	if (s->pol->header_fixup(s, &s->hdr, &r, s->pol->arg) == -1) {
+		s->hook_reply = r;
+		s->msg_err = SMTP_MSG_HOOK;
+		return;
+	}
+	smtp_msg_put(s, s->hdr.data, s->hdr.len);
+	strbuf_reset(&s->hdr);
+}
+
+/* Content bytes with LF line ends: limits, hop count, header hook, file. */
+static void
+smtp_msg_write(struct smtp_session *s, const char *buf, size_t n)
+{
+	size_t cut;
+
+	if (s->msg_err != SMTP_MSG_OK || n == 0)
+		return;	/* refused already: read on, store nothing */
+	if (s->pol->size_limit != 0 && n > s->pol->size_limit - s->msg_size) {
+		s->msg_err = SMTP_MSG_TOOBIG;	/* RFC 1870 6.3 */
+		return;
+	}
+	s->msg_size += n;
+	if (s->hs.in_header) {
+		cut = smtp_hdrscan_feed(&s->hs, buf, n);
+		if (s->hs.received > SMTP_HOPS_MAX) {
+			s->msg_err = SMTP_MSG_LOOP;
+			return;
+		}
+		if (s->pol->header_fixup != NULL && !s->hdr_flushed) {
+			if (strbuf_append(&s->hdr, buf, cut) == -1) {
+				s->msg_err = SMTP_MSG_HDRBIG;
+				return;
+			}
+			buf += cut;
+			n -= cut;
+			if (s->hs.in_header)
+				return;
+			smtp_msg_flush_header(s);
+		}
+	}
+	smtp_msg_put(s, buf, n);
+}
+
+/* The end of the content: refuse, or commit and only then answer 250. */
+static void
+smtp_msg_finish(struct smtp_session *s)
+{
+	char from[ADDR_BUF];
+
+	smtp_msg_flush_header(s);
+	switch (s->msg_err) {
+	case SMTP_MSG_TOOBIG:
+	case SMTP_MSG_HDRBIG:
+		log_info("%s: reject: message from [%s] exceeds the size limit",
+		    s->qf.qid, s->client_addr);
+		smtp_send(s, 552, "5.3.4", "Error: message exceeds fixed maximum message size");
+		break;
+	case SMTP_MSG_TOOLONG:
+		log_info("%s: reject: text line over %d octets from [%s]",
+		    s->qf.qid, SMTP_TEXT_MAX, s->client_addr);
+		smtp_send(s, 500, "5.5.2", "Error: line too long (RFC 5321 4.5.3.1.6)");
+		break;
+	case SMTP_MSG_LOOP:
+		log_info("%s: reject: too many hops from [%s]", s->qf.qid, s->client_addr);
+		smtp_send(s, 554, "5.4.6", "Error: too many hops (mail loop?)");
+		break;
+	case SMTP_MSG_HOOK:
+		smtp_send_reply(s, &s->hook_reply);
+		break;
+	case SMTP_MSG_IOERR:
+		log_err("%s: queue file write error: %s", s->qf.qid, strerror(errno));
+		smtp_send(s, 451, "4.3.0", "Error: queue file write error");
+		break;
+	case SMTP_MSG_OK:
+		s->qf_open = 0;	/* commit or its failure consumes the writer */
+		if (qfile_commit(&s->qf) == -1) {
+			log_err("%s: queue file commit failed: %s", s->qf.qid,
+			    strerror(errno));
+			smtp_send(s, 451, "4.3.0", "Error: queue file write error");
+			break;
+		}
+		log_info("%s: client=[%s], helo=%s, from=<%s>, size=%llu, nrcpt=%zu, proto=%s",
+		    s->qf.qid, s->client_addr, s->helo,
+		    log_sanitize(from, sizeof(from), s->sender, strlen(s->sender)),
+		    s->msg_size, s->nrcpt, smtp_proto_word(s));
+		smtp_send(s, 250, "2.0.0", "Ok: queued as %s", s->qf.qid);
+		break;
+	}
+	smtp_txn_reset(s);
+}
+
+/* Read DATA lines up to the end-of-data line. 0, or -1 when the session must end. */
+static int
+smtp_data_read(struct smtp_session *s)
+{
+	struct smtp_dot d;
+	size_t outlen;
+	ssize_t n;
+
+	smtp_dot_init(&d);
+	for (;;) {
+		n = stream_getline(&s->st, s->line, SMTP_DATA_BUF);
+		if (n == STREAM_TOOLONG) {
+			smtp_dot_lost(&d);
+			continue;
+		}
+		if (n <= 0) {
+			smtp_read_failed(s, n, "DATA");
+			return -1;
+		}
+		switch (smtp_dot_line(&d, s->line, (size_t)n, s->out, &outlen)) {
+		case SMTP_DOT_END:
+			if (d.toolong && s->msg_err == SMTP_MSG_OK)
+				s->msg_err = SMTP_MSG_TOOLONG;
+			return 0;
+		case SMTP_DOT_AMBIGUOUS:
+			/* Cannot know where this message ends: refuse and close. */
+			log_info("%s: reject: overlong line before \".\" from [%s]",
+			    s->qf.qid, s->client_addr);
+			smtp_send(s, 500, "5.5.2", "Error: line too long; closing");
+			s->done = 1;
+			return -1;
+		case SMTP_DOT_MORE:
+			smtp_msg_write(s, s->out, outlen);
+			break;
+		}
+	}
+}
+
+void
+smtp_cmd_data(struct smtp_session *s, char *arg)
+{
+	if (*arg != '\0') {
+		smtp_send(s, 501, "5.5.4", "Syntax: DATA");
+		return;
+	}
+	if (smtp_msg_begin(s) == -1) {
+		smtp_send(s, 451, "4.3.0", "Error: queue file write error");
+		return;
+	}
+	/* RFC 2034 3: no enhanced code on 3xx. */
+	stream_puts(&s->st, "354 End data with <CR><LF>.<CR><LF>\r\n");
+	if (smtp_data_read(s) == -1) {
+		smtp_txn_reset(s);
+		return;
+	}
+	smtp_msg_finish(s);
+}
+
+/* "BDAT size [LAST]" (RFC 3030 2). 0 or -1. */
+static int
+smtp_bdat_args(const char *arg, unsigned long long *size, int *last)
+{
+	char num[24];
+	size_t n = strspn(arg, "0123456789");
+
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, arg, n);
+	num[n] = '\0';
+	if (parse_ullong(num, 0, (unsigned long long)-1 >> 1, size) == -1)
+		return -1;
+	arg += n;
+	*last = 0;
+	if (*arg == '\0')
+		return 0;
+	while (*arg == ' ')
+		arg++;
+	if (!str_ieq(arg, "LAST"))
+		return -1;
+	*last = 1;
+	return 0;
+}
+
+/* Read exactly size octets; store them only when keep. 0 or -1 (session ends). */
+static int
+smtp_bdat_read(struct smtp_session *s, unsigned long long size, int keep)
+{
+	ssize_t n;
+	size_t want, o;
+
+	while (size > 0) {
+		want = size < SMTP_DATA_BUF ? (size_t)size : SMTP_DATA_BUF;
+		n = stream_read(&s->st, s->line, want);
+		if (n <= 0) {
+			smtp_read_failed(s, n, "BDAT");
+			return -1;
+		}
+		size -= (unsigned long long)n;
+		if (!keep)
+			continue;
+		o = smtp_crlf_feed(&s->crlf, s->line, (size_t)n, s->out);
+		smtp_msg_write(s, s->out, o);
+	}
+	return 0;
+}
+
+/* The first chunk opens the queue file. */
+static int
+smtp_bdat_start(struct smtp_session *s)
+{
+	if (s->state == SMTP_S_BDAT)
+		return 0;
+	if (smtp_msg_begin(s) == -1)
+		return -1;
+	smtp_crlf_init(&s->crlf);
+	s->state = SMTP_S_BDAT;
+	return 0;
+}
+
+void
+smtp_cmd_bdat(struct smtp_session *s, char *arg)
+{
+	unsigned long long size;
+	int last, ok, ioerr = 0;
+	size_t o;
+
+	if (smtp_bdat_args(arg, &size, &last) == -1) {
+		/* The chunk length is unknown: its octets would be read as commands. */
+		smtp_send(s, 501, "5.5.4", "Syntax: BDAT size [LAST]; closing");
+		s->done = 1;
+		return;
+	}
+	ok = (s->state & (SMTP_S_RCPT | SMTP_S_BDAT)) && !s->bdat_failed;
+	if (ok && smtp_bdat_start(s) == -1) {
+		ok = 0;
+		ioerr = 1;
+		s->state = SMTP_S_BDAT;	/* the transaction has failed: RSET clears it */
+	}
+	/* RFC 3030 2: read and discard the chunk before any error reply. */
+	if (smtp_bdat_read(s, size, ok) == -1) {
+		smtp_txn_reset(s);
+		return;
+	}
+	if (!ok) {
+		if (s->state == SMTP_S_BDAT)
+			s->bdat_failed = 1;
+		if (ioerr)
+			smtp_send(s, 451, "4.3.0", "Error: queue file write error");
+		else if (s->state & (SMTP_S_RCPT | SMTP_S_BDAT))
+			smtp_send(s, 503, "5.5.1", "Error: earlier BDAT failed; send RSET");
+		else
+			smtp_send(s, 503, "5.5.1", "Error: need RCPT command");
+		return;
+	}
+	if (last) {
+		o = smtp_crlf_finish(&s->crlf, s->out);
+		smtp_msg_write(s, s->out, o);
+		smtp_msg_finish(s);
+		return;
+	}
+	if (s->msg_err != SMTP_MSG_OK) {
+		/* RFC 3030 2: a failed chunk fails the transaction; later
+		 * pipelined chunks are read and discarded with 503. */
+		smtp_msg_finish(s);
+		return;
+	}
+	smtp_send(s, 250, "2.0.0", "%llu octets received", size);
+}
