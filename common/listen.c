@@ -227,7 +227,7 @@ listen_inherited(struct listen_fd *fds, size_t max)
 }
 
 int
-listen_stdin_is_connection(void)
+listen_fd_is_connection(int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -235,17 +235,23 @@ listen_stdin_is_connection(void)
 	int type = 0;
 	socklen_t tl = sizeof(type);
 
-	if (fstat(STDIN_FILENO, &st) == -1)
+	if (fstat(fd, &st) == -1)
 		return 0;
 	if (S_ISFIFO(st.st_mode))
 		return 1;
 	if (!S_ISSOCK(st.st_mode))
 		return 0;
-	if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_TYPE, &type, &tl) == -1 ||
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == -1 ||
 	    type != SOCK_STREAM)
 		return 0;
-	/* A listening socket (inetd "wait") has no peer. */
-	return getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &sl) == 0;
+	/* A listening socket (inetd "wait", systemd Accept=no) has no peer. */
+	return getpeername(fd, (struct sockaddr *)&ss, &sl) == 0;
+}
+
+int
+listen_stdin_is_connection(void)
+{
+	return listen_fd_is_connection(STDIN_FILENO);
 }
 
 const char *

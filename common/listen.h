@@ -38,6 +38,11 @@ int listen_inherited(struct listen_fd *fds, size_t max);
 /* Is fd 0 a connected stream socket or a pipe (inetd/tcpserver/Accept=yes)? */
 int listen_stdin_is_connection(void);
 /*
+ * Is fd a connected stream socket or a pipe, not a listener? systemd with
+ * Accept=yes passes the connection as fd 3 (LISTEN_FDNAMES "connection").
+ */
+int listen_fd_is_connection(int fd);
+/*
  * Peer address of the connection on fd as text ("192.0.2.1", "::1"); uses
  * $TCPREMOTEIP (tcpserver) when fd is not a socket. Returns buf.
  */

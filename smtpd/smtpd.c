@@ -70,7 +70,7 @@ smtpd_rcpt(struct smtp_session *s, const char *rcpt, char *canon,
     size_t canonlen, struct smtp_reply *r, void *arg)
 {
 	struct smtpd *d = arg;
-	char local[ADDR_BUF], domain[ADDR_BUF];
+	char local[ADDR_BUF], domain[ADDR_BUF], safe[256];
 
 	if (str_ieq(rcpt, "postmaster") &&
 	    str_copy(canon, d->postmaster, canonlen) == -1)
@@ -97,7 +97,8 @@ smtpd_rcpt(struct smtp_session *s, const char *rcpt, char *canon,
 		smtp_reply_set(r, 554, "5.7.1", "<%s>: Relay access denied", canon);
 		break;
 	default:
-		log_warn("recipient lookup for <%s> failed (lookupd)", canon);
+		log_warn("recipient lookup for <%s> failed (lookupd)",
+		    log_sanitize(safe, sizeof(safe), canon, strlen(canon)));
 		smtp_reply_set(r, 451, "4.3.0", "<%s>: Temporary lookup failure", canon);
 		break;
 	}
@@ -180,7 +181,15 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	smtpd_setup(&d, conffile);
 
-	if ((nfds = listen_inherited(fds, NELEM(fds))) > 0) {
+	nfds = listen_inherited(fds, NELEM(fds));
+	if (nfds == 1 && listen_fd_is_connection(fds[0].fd)) {
+		/* systemd Accept=yes: one connection on fd 3. */
+		listen_peer_addr(fds[0].fd, peer, sizeof(peer));
+		smtpd_drop(&d);
+		smtp_server_run(&d.pol, fds[0].fd, fds[0].fd, peer);
+		return 0;
+	}
+	if (nfds > 0) {
 		for (i = 0; i < (size_t)nfds; i++) {
 			if (strcmp(fds[i].name, "smtp") == 0 || fds[i].name[0] == '\0')
 				smtp[n++] = fds[i];
