@@ -5,4 +5,7 @@ include common/base.mk
 include common/net.mk
 include common/smtp.mk
 include common/queue.mk
-common_libpostern_a_SOURCES = $(COMMON_BASE) $(COMMON_NET) $(COMMON_SMTP) $(COMMON_QUEUE)
+include common/pop3.mk
+include common/auth.mk
+common_libpostern_a_SOURCES = $(COMMON_BASE) $(COMMON_NET) $(COMMON_SMTP) $(COMMON_QUEUE) $(COMMON_POP3) \
+	$(COMMON_AUTHC)

@@ -50,12 +50,13 @@ struct master_svc_def {
 static const struct master_svc_def master_defs[] = {
 	{ "lookupd", "queue", { NULL, NULL }, { NULL, NULL }, "lookup", 0 },
 	{ "deliver", "deliver", { NULL, NULL }, { NULL, NULL }, "deliver", 0 },
+	{ "authd", "auth", { NULL, NULL }, { NULL, NULL }, "auth", 0 },
 	{ "qmgr", "queue", { NULL, NULL }, { NULL, NULL }, NULL, 0 },
 	{ "smtpd", "smtpd", { "smtp_listen", NULL }, { "smtp", NULL }, NULL, 0 },
 	{ "submitd", "submitd", { "submission_listen", "submissions_listen" },
 	    { "submission", "submissions" }, NULL, 1 },
 	{ "pop3d", "pop3d", { "pop3_listen", "pop3s_listen" }, { "pop3", "pop3s" },
-	    NULL, 1 },
+	    NULL, 0 },
 	{ "imapd", "imapd", { "imap_listen", "imaps_listen" }, { "imap", "imaps" },
 	    NULL, 1 },
 };

@@ -4,4 +4,6 @@ include tests/unit/base.mk
 include tests/unit/net.mk
 include tests/unit/smtp.mk
 include tests/unit/queue.mk
+include tests/unit/pop3.mk
 include tests/integration/local.mk
+include tests/integration/pop3.mk

@@ -1,0 +1,500 @@
+/*
+ * authd commands: SASL exchanges for the login processes, USER/PASS
+ * checks, one-use login tokens, and the per-client-address failure
+ * limit. Runs in authd as mail_owner (it reads sasl_db, 0640
+ * root:<mail_owner's group>); its peers are postern's own processes, but
+ * the SASL data in the requests comes from the network, so every field
+ * is bounded and checked, and secrets are wiped after use.
+ *
+ * Grammar (one line each way, LF ended):
+ *   client SERVICE IP       first line, from the connection process
+ *   mechs                -> mechs MECH...
+ *   start MECH [B64|=]   -> cont B64|= | ok TOKEN | fail REASON
+ *   step B64|=           -> (the same)
+ *   plain B64USER B64PASS -> ok TOKEN | fail REASON
+ *   token TOKEN          -> user ADDRESS | fail token
+ * REASON: auth (wrong credentials), limit (too many failures from this
+ * address), mech (unknown mechanism), proto (bad request), temp.
+ * Failures other than proto and mech are answered AUTHD_FAIL_DELAY_MS late.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "auth.h"
+#include "conf.h"
+#include "log.h"
+#include "login.h"
+#include "userdb.h"
+#include "util.h"
+
+#define AUTH_TOKENS		1024
+#define AUTH_TOKEN_TTL_MS	60000	/* the connection process redeems at once */
+#define AUTH_IP_SLOTS		1024
+#define AUTH_IP_MAXFAIL		10	/* failures from one address ... */
+#define AUTH_IP_WINDOW_MS	600000	/* ... within this time block it ... */
+#define AUTH_IP_BLOCK_MS	600000	/* ... for this long */
+
+struct auth_token {
+	char	hex[LOGIN_TOKEN_HEX + 1];
+	char	addr[256];
+	int64_t	expires;
+};
+
+struct auth_ipfail {
+	char	ip[64];
+	int	count;
+	int64_t	first, blocked_until, last;
+};
+
+static const struct conf *auth_conf;
+static struct auth_token auth_tokens[AUTH_TOKENS];
+static struct auth_ipfail auth_ips[AUTH_IP_SLOTS];
+
+void
+auth_cmd_init(const struct conf *c)
+{
+	auth_conf = c;
+}
+
+/* The failure record of ip (a new or the least recent slot when create). */
+static struct auth_ipfail *
+auth_ip_find(const char *ip, int create)
+{
+	struct auth_ipfail *old = &auth_ips[0];
+	size_t i;
+
+	for (i = 0; i < AUTH_IP_SLOTS; i++) {
+		if (auth_ips[i].ip[0] != '\0' && strcmp(auth_ips[i].ip, ip) == 0)
+			return &auth_ips[i];
+		if (auth_ips[i].last < old->last)
+			old = &auth_ips[i];
+	}
+	if (!create)
+		return NULL;
+	memset(old, 0, sizeof(*old));
+	str_copy(old->ip, ip, sizeof(old->ip));
+	return old;
+}
+
+static int
+auth_ip_blocked(const char *ip)
+{
+	struct auth_ipfail *f = auth_ip_find(ip, 0);
+
+	return f != NULL && f->blocked_until > now_ms();
+}
+
+static void
+auth_ip_failed(const char *ip)
+{
+	struct auth_ipfail *f = auth_ip_find(ip, 1);
+	int64_t now = now_ms();
+
+	if (now - f->first > AUTH_IP_WINDOW_MS) {
+		f->first = now;
+		f->count = 0;
+	}
+	f->last = now;
+	if (++f->count >= AUTH_IP_MAXFAIL) {
+		f->blocked_until = now + AUTH_IP_BLOCK_MS;
+		log_warn("%s: %d failed logins, refusing logins for %d s", ip,
+		    f->count, AUTH_IP_BLOCK_MS / 1000);
+	}
+}
+
+/* Issue a token for addr into hex. */
+static void
+auth_token_new(const char *addr, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	struct auth_token *t = &auth_tokens[0];
+	unsigned char rnd[LOGIN_TOKEN_HEX / 2];
+	size_t i;
+
+	for (i = 0; i < AUTH_TOKENS; i++) {
+		if (auth_tokens[i].expires < t->expires)
+			t = &auth_tokens[i];	/* free (0) or the oldest */
+	}
+	random_bytes(rnd, sizeof(rnd));
+	for (i = 0; i < sizeof(rnd); i++) {
+		t->hex[2 * i] = digits[rnd[i] >> 4];
+		t->hex[2 * i + 1] = digits[rnd[i] & 15];
+	}
+	t->hex[LOGIN_TOKEN_HEX] = '\0';
+	str_copy(t->addr, addr, sizeof(t->addr));
+	t->expires = now_ms() + AUTH_TOKEN_TTL_MS;
+	memcpy(hex, t->hex, LOGIN_TOKEN_HEX + 1);
+	secure_zero(rnd, sizeof(rnd));
+}
+
+/* Redeem a token (once): its address into addr. 0 or -1. */
+static int
+auth_token_use(const char *hex, char *addr, size_t addrlen)
+{
+	size_t i;
+
+	if (strlen(hex) != LOGIN_TOKEN_HEX)
+		return -1;
+	for (i = 0; i < AUTH_TOKENS; i++) {
+		struct auth_token *t = &auth_tokens[i];
+		if (t->expires == 0 || CRYPTO_memcmp(t->hex, hex, LOGIN_TOKEN_HEX) != 0)
+			continue;
+		int ok = t->expires > now_ms();
+		if (ok)
+			str_copy(addr, t->addr, addrlen);
+		secure_zero(t, sizeof(*t));
+		return ok ? 0 : -1;
+	}
+	return -1;
+}
+
+/* Decode base64 ("=" is empty) into a new buffer. Length, or -1. */
+static int
+auth_b64dec(const char *in, unsigned char **out)
+{
+	size_t len = strlen(in), i;
+	int n, pad = 0;
+
+	*out = NULL;
+	if (strcmp(in, "=") == 0) {
+		*out = xmalloc(1);
+		return 0;
+	}
+	if (len == 0 || len % 4 != 0 || len > AUTHD_LINE)
+		return -1;
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)in[i]) && in[i] != '+' && in[i] != '/' &&
+		    !(in[i] == '=' && i >= len - 2))
+			return -1;
+	pad = (in[len - 1] == '=') + (in[len - 2] == '=');
+	*out = xmalloc(len / 4 * 3 + 1);
+	n = EVP_DecodeBlock(*out, (const unsigned char *)in, (int)len);
+	if (n < pad) {
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return n - pad;
+}
+
+static void
+auth_reply(struct auth_conn *c, const char *fmt, const char *arg)
+{
+	if (strbuf_puts(&c->out, fmt) == -1 ||
+	    (arg != NULL && strbuf_puts(&c->out, arg) == -1) ||
+	    strbuf_putc(&c->out, '\n') == -1)
+		c->closing = 1;
+}
+
+/* A failed login: counted against the address, answered late. */
+static void
+auth_fail(struct auth_conn *c, const char *reason)
+{
+	if (strcmp(reason, "auth") == 0)
+		auth_ip_failed(c->ip);
+	c->reply_at = now_ms() + AUTHD_FAIL_DELAY_MS;
+	auth_reply(c, "fail ", reason);
+}
+
+/* Success: a token for addr (lower-cased). */
+static void
+auth_success(struct auth_conn *c, const char *addr)
+{
+	char a[256], hex[LOGIN_TOKEN_HEX + 1];
+
+	if (str_copy(a, addr, sizeof(a)) == -1 || strchr(a, '@') == NULL) {
+		auth_fail(c, "auth");
+		return;
+	}
+	str_lower(a);
+	auth_token_new(a, hex);
+	log_info("%s: %s authenticated user=%s", c->ip, c->service, a);
+	auth_reply(c, "ok ", hex);
+	secure_zero(hex, sizeof(hex));
+}
+
+/* The authenticated SASL user as an address (user@realm). */
+static void
+auth_sasl_done(struct auth_conn *c)
+{
+	const void *user = NULL, *realm = NULL;
+	char addr[256];
+
+	if (sasl_getprop(c->sasl, SASL_USERNAME, &user) != SASL_OK || user == NULL) {
+		auth_fail(c, "temp");
+		return;
+	}
+	if (strchr(user, '@') == NULL &&
+	    sasl_getprop(c->sasl, SASL_DEFUSERREALM, &realm) == SASL_OK &&
+	    realm != NULL && *(const char *)realm != '\0') {
+		if (str_fmt(addr, sizeof(addr), "%s@%s", (const char *)user,
+		    (const char *)realm) == -1) {
+			auth_fail(c, "auth");
+			return;
+		}
+	} else if (str_copy(addr, user, sizeof(addr)) == -1) {
+		auth_fail(c, "auth");
+		return;
+	}
+	auth_success(c, addr);
+}
+
+/* Map a SASL result to the answer. */
+static void
+auth_sasl_result(struct auth_conn *c, int r, const char *out, unsigned outlen)
+{
+	char *b64;
+
+	if (r == SASL_CONTINUE) {
+		if (outlen == 0) {
+			auth_reply(c, "cont =", NULL);
+			return;
+		}
+		b64 = xmalloc(4 * ((outlen + 2) / 3) + 1);
+		EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)out,
+		    (int)outlen);
+		auth_reply(c, "cont ", b64);
+		free(b64);
+		return;
+	}
+	if (r == SASL_OK) {
+		auth_sasl_done(c);
+		return;
+	}
+	if (r == SASL_NOMECH || r == SASL_TOOWEAK || r == SASL_ENCRYPT) {
+		c->reply_at = 0;
+		auth_reply(c, "fail mech", NULL);
+		return;
+	}
+	if (r == SASL_BADAUTH || r == SASL_NOUSER || r == SASL_BADPROT ||
+	    r == SASL_BADPARAM || r == SASL_NOAUTHZ || r == SASL_DISABLED ||
+	    r == SASL_EXPIRED || r == SASL_BADVERS || r == SASL_NOVERIFY)
+		auth_fail(c, "auth");
+	else
+		auth_fail(c, "temp");
+	log_info("%s: %s SASL failure: %s", c->ip, c->service,
+	    sasl_errdetail(c->sasl));
+}
+
+/* A fresh SASL server connection for an exchange. 0 or -1. */
+static int
+auth_sasl_new(struct auth_conn *c)
+{
+	sasl_security_properties_t sp;
+	int r;
+
+	auth_cmd_conn_done(c);
+	r = sasl_server_new(c->service, auth_conf->hostname, NULL, NULL, NULL,
+	    userdb_callbacks(), 0, &c->sasl);
+	if (r != SASL_OK) {
+		log_err("sasl_server_new: %s", sasl_errstring(r, NULL, NULL));
+		c->sasl = NULL;
+		return -1;
+	}
+	/* No SASL security layer: TLS protects the session. */
+	memset(&sp, 0, sizeof(sp));
+	sp.maxbufsize = 0;
+	sp.min_ssf = 0;
+	sp.max_ssf = 0;
+	sasl_setprop(c->sasl, SASL_SEC_PROPS, &sp);
+	return 0;
+}
+
+static void
+auth_cmd_mechs(struct auth_conn *c, char *arg)
+{
+	const char *list = NULL;
+	unsigned len = 0;
+	int count = 0;
+
+	(void)arg;
+	if (c->sasl == NULL && auth_sasl_new(c) == -1) {
+		auth_reply(c, "mechs", NULL);
+		return;
+	}
+	if (sasl_listmech(c->sasl, NULL, "", " ", "", &list, &len, &count) != SASL_OK ||
+	    list == NULL)
+		list = "";
+	auth_reply(c, *list ? "mechs " : "mechs", list);
+	auth_cmd_conn_done(c);
+}
+
+/* start MECH [DATA] and step DATA. */
+static void
+auth_cmd_start(struct auth_conn *c, char *arg)
+{
+	char *data = strchr(arg, ' ');
+	unsigned char *in = NULL;
+	const char *out = NULL;
+	unsigned outlen = 0;
+	int n = 0, r;
+
+	if (data != NULL)
+		*data++ = '\0';
+	if (auth_ip_blocked(c->ip)) {
+		auth_fail(c, "limit");
+		return;
+	}
+	if (*arg == '\0' || (data != NULL && (n = auth_b64dec(data, &in)) == -1)) {
+		auth_reply(c, "fail proto", NULL);
+		return;
+	}
+	if (auth_sasl_new(c) == -1) {
+		auth_fail(c, "temp");
+		free(in);
+		return;
+	}
+	r = sasl_server_start(c->sasl, arg, (const char *)in, (unsigned)n, &out, &outlen);
+	if (in != NULL) {
+		secure_zero(in, (size_t)n);
+		free(in);
+	}
+	auth_sasl_result(c, r, out, outlen);
+	if (r != SASL_CONTINUE)
+		auth_cmd_conn_done(c);	/* a later "step" is a protocol error */
+}
+
+static void
+auth_cmd_step(struct auth_conn *c, char *arg)
+{
+	unsigned char *in = NULL;
+	const char *out = NULL;
+	unsigned outlen = 0;
+	int n, r;
+
+	if (c->sasl == NULL || (n = auth_b64dec(arg, &in)) == -1) {
+		auth_reply(c, "fail proto", NULL);
+		return;
+	}
+	r = sasl_server_step(c->sasl, (const char *)in, (unsigned)n, &out, &outlen);
+	secure_zero(in, (size_t)n);
+	free(in);
+	auth_sasl_result(c, r, out, outlen);
+	if (r != SASL_CONTINUE)
+		auth_cmd_conn_done(c);	/* a later "step" is a protocol error */
+}
+
+/* plain USER PASS (both base64): POP3 USER/PASS, IMAP LOGIN. */
+static void
+auth_cmd_plain(struct auth_conn *c, char *arg)
+{
+	char *pb = strchr(arg, ' ');
+	unsigned char *user = NULL, *pass = NULL;
+	int ulen = -1, plen = -1, r;
+
+	if (pb != NULL) {
+		*pb++ = '\0';
+		ulen = auth_b64dec(arg, &user);
+		plen = auth_b64dec(pb, &pass);
+	}
+	if (ulen <= 0 || plen < 0 || memchr(user, '\0', (size_t)ulen) != NULL ||
+	    memchr(pass, '\0', (size_t)plen) != NULL) {
+		auth_reply(c, "fail proto", NULL);
+	} else if (auth_ip_blocked(c->ip)) {
+		auth_fail(c, "limit");
+	} else {
+		user[ulen] = '\0';
+		pass[plen] = '\0';
+		str_lower((char *)user);	/* addresses are case-insensitive */
+		r = userdb_checkpass((char *)user, (char *)pass);
+		if (r == 1)
+			auth_success(c, (char *)user);
+		else
+			auth_fail(c, r == 0 ? "auth" : "temp");
+	}
+	if (pass != NULL)
+		secure_zero(pass, (size_t)plen);
+	free(user);
+	free(pass);
+}
+
+static void
+auth_cmd_token(struct auth_conn *c, char *arg)
+{
+	char addr[256];
+
+	/* Only the connection process redeems, on its own connection. */
+	if (c->have_client) {
+		c->closing = 1;
+		return;
+	}
+	if (auth_token_use(arg, addr, sizeof(addr)) == -1) {
+		auth_reply(c, "fail token", NULL);
+		return;
+	}
+	auth_reply(c, "user ", addr);
+}
+
+/* client SERVICE IP: once, and first, from the connection process. */
+static void
+auth_cmd_client(struct auth_conn *c, char *arg)
+{
+	char *ip = strchr(arg, ' ');
+	const char *p;
+
+	if (c->have_client || ip == NULL) {
+		c->closing = 1;
+		return;
+	}
+	*ip++ = '\0';
+	for (p = arg; *p; p++)
+		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p))
+			break;
+	if (*p != '\0' || *arg == '\0' || str_copy(c->service, arg,
+	    sizeof(c->service)) == -1 || str_copy(c->ip, ip, sizeof(c->ip)) == -1) {
+		c->closing = 1;
+		return;
+	}
+	c->have_client = 1;
+}
+
+static const struct {
+	const char	*verb;
+	int		 need_client;
+	void		(*fn)(struct auth_conn *, char *);
+} auth_cmds[] = {
+	{ "client", 0, auth_cmd_client },
+	{ "mechs", 1, auth_cmd_mechs },
+	{ "start", 1, auth_cmd_start },
+	{ "step", 1, auth_cmd_step },
+	{ "plain", 1, auth_cmd_plain },
+	{ "token", 0, auth_cmd_token },
+};
+
+void
+auth_cmd_line(struct auth_conn *c, char *line)
+{
+	char *arg = strchr(line, ' ');
+	size_t i;
+
+	if (arg != NULL)
+		*arg++ = '\0';
+	else
+		arg = line + strlen(line);
+	for (i = 0; i < NELEM(auth_cmds); i++) {
+		if (strcmp(line, auth_cmds[i].verb) != 0)
+			continue;
+		if (auth_cmds[i].need_client && !c->have_client)
+			break;
+		auth_cmds[i].fn(c, arg);
+		return;
+	}
+	/* Only our own processes talk here: anything else ends the connection. */
+	log_warn("unexpected authd request");
+	c->closing = 1;
+}
+
+void
+auth_cmd_conn_done(struct auth_conn *c)
+{
+	if (c->sasl != NULL)
+		sasl_dispose(&c->sasl);
+	c->sasl = NULL;
+}

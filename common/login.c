@@ -1,0 +1,680 @@
+/*
+ * login: the access servers' pre-auth/post-auth split (see login.h for
+ * the process picture). The connection process starts with the daemon's
+ * privileges (root when started as root), opens everything it will need
+ * (two authd connections, a socketpair), forks the login process and
+ * drops to vmail_user before it reads a byte. The login process drops to
+ * login_user in an empty chroot before it reads a byte from the client
+ * (rules 1, 2, 4); it is the only process that ever holds the client
+ * socket, and after authentication it relays bytes between the client
+ * (TLS or not) and the session, as Dovecot's login processes do.
+ */
+#include "config.h"
+
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "conf.h"
+#include "listen.h"
+#include "log.h"
+#include "login.h"
+#include "priv.h"
+#include "strbuf.h"
+#include "util.h"
+
+#define LOGIN_AUTHD_TIMEOUT	30000	/* ms per authd answer (failures are delayed ~2 s) */
+#define LOGIN_IDLE_MS		600000	/* RFC 1939 3: autologout at least 10 minutes */
+#define LOGIN_PROXY_BUF		16384
+
+/* The login process's connection to authd (one per process). */
+static struct stream login_authd;
+
+int
+login_setup(const struct conf *c, char *err, size_t errlen)
+{
+	struct priv_id id;
+	char empty[4096];
+	struct stat st;
+
+	if (!priv_is_root())
+		return 0;
+	if (priv_lookup(c->login_user, &id, err, errlen) == -1 ||
+	    priv_lookup(c->vmail_user, &id, err, errlen) == -1)
+		return -1;
+	if (str_fmt(empty, sizeof(empty), "%s/empty", c->state_dir) == -1) {
+		str_fmt(err, errlen, "state_dir too long");
+		return -1;
+	}
+	if (mkdir(empty, 0755) == -1 && errno != EEXIST) {
+		str_fmt(err, errlen, "mkdir %s: %s", empty, strerror(errno));
+		return -1;
+	}
+	/* The chroot must be root's and empty, or the drop gains nothing. */
+	if (lstat(empty, &st) == -1 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 022) != 0) {
+		str_fmt(err, errlen, "%s must be a directory owned by root, mode 0755",
+		    empty);
+		return -1;
+	}
+	return 0;
+}
+
+/* Connect to authd's socket. fd or -1. */
+static int
+login_authd_connect(const struct conf *c)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (str_fmt(sun.sun_path, sizeof(sun.sun_path), "%s/%s", c->queue_dir,
+	    LOGIN_AUTHD_SOCKET) == -1) {
+		log_err("authd socket path too long");
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		log_err("connect %s: %s", sun.sun_path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* One request line to authd and its one answer line (LF stripped). 0 or -1. */
+static int
+login_authd_call(struct stream *a, const char *req, char *ans, size_t anslen)
+{
+	ssize_t n;
+
+	if (stream_puts(a, req) == -1 || stream_puts(a, "\n") == -1 ||
+	    stream_flush(a) == -1)
+		return -1;
+	n = stream_getline(a, ans, anslen - 1);
+	if (n <= 0 || ans[n - 1] != '\n') {
+		log_err("authd: no answer");
+		return -1;
+	}
+	ans[n - 1] = '\0';
+	return 0;
+}
+
+/* Map authd's "ok T" / "cont X" / "fail R" answer. */
+static int
+login_auth_answer(struct login_conn *lc, char *ans, char *out, size_t outlen)
+{
+	if (strncmp(ans, "ok ", 3) == 0 && strlen(ans + 3) == LOGIN_TOKEN_HEX) {
+		str_copy(lc->token, ans + 3, sizeof(lc->token));
+		str_copy(out, "", outlen);
+		return LOGIN_AUTH_OK;
+	}
+	if (strncmp(ans, "cont ", 5) == 0) {
+		if (str_copy(out, strcmp(ans + 5, "=") == 0 ? "" : ans + 5, outlen) == -1)
+			return -1;
+		return LOGIN_AUTH_CONT;
+	}
+	if (strncmp(ans, "fail ", 5) == 0) {
+		str_copy(out, ans + 5, outlen);
+		return LOGIN_AUTH_FAIL;
+	}
+	log_err("authd: unexpected answer");
+	return -1;
+}
+
+int
+login_auth_mechs(struct login_conn *lc, char *out, size_t outlen)
+{
+	char ans[1024];
+
+	(void)lc;
+	if (login_authd_call(&login_authd, "mechs", ans, sizeof(ans)) == -1 ||
+	    strncmp(ans, "mechs", 5) != 0)
+		return -1;
+	return str_copy(out, ans[5] == ' ' ? ans + 6 : "", outlen);
+}
+
+/* Send "verb arg..." and map the answer; wipes the request (it may hold secrets). */
+static int
+login_auth_req(struct login_conn *lc, struct strbuf *req, char *out, size_t outlen)
+{
+	char *ans = xmalloc(LOGIN_AUTH_LINE + 2);
+	int r = -1;
+
+	if (login_authd_call(&login_authd, req->data, ans, LOGIN_AUTH_LINE + 2) == 0)
+		r = login_auth_answer(lc, ans, out, outlen);
+	secure_zero(ans, LOGIN_AUTH_LINE + 2);
+	free(ans);
+	strbuf_free_secure(req);
+	return r;
+}
+
+int
+login_auth_start(struct login_conn *lc, const char *mech, const char *initial_b64,
+    char *out, size_t outlen)
+{
+	struct strbuf req;
+
+	strbuf_init(&req, LOGIN_AUTH_LINE);
+	if (strbuf_printf(&req, "start %s", mech) == -1 ||
+	    (initial_b64 != NULL && strbuf_printf(&req, " %s",
+		*initial_b64 ? initial_b64 : "=") == -1)) {
+		strbuf_free_secure(&req);
+		str_copy(out, "toolong", outlen);
+		return LOGIN_AUTH_FAIL;
+	}
+	return login_auth_req(lc, &req, out, outlen);
+}
+
+int
+login_auth_step(struct login_conn *lc, const char *b64, char *out, size_t outlen)
+{
+	struct strbuf req;
+
+	strbuf_init(&req, LOGIN_AUTH_LINE);
+	if (strbuf_printf(&req, "step %s", *b64 ? b64 : "=") == -1) {
+		strbuf_free_secure(&req);
+		str_copy(out, "toolong", outlen);
+		return LOGIN_AUTH_FAIL;
+	}
+	return login_auth_req(lc, &req, out, outlen);
+}
+
+/* Append the base64 of s to req. 0 or -1. */
+static int
+login_b64_append(struct strbuf *req, const char *s)
+{
+	size_t len = strlen(s), outlen;
+	unsigned char *b;
+	int r;
+
+	if (len > 4096)
+		return -1;
+	if (len == 0)
+		return strbuf_putc(req, '=');
+	outlen = 4 * ((len + 2) / 3) + 1;
+	b = xmalloc(outlen);
+	EVP_EncodeBlock(b, (const unsigned char *)s, (int)len);
+	r = strbuf_puts(req, (char *)b);
+	secure_zero(b, outlen);
+	free(b);
+	return r;
+}
+
+int
+login_auth_plain(struct login_conn *lc, const char *user, const char *pass,
+    char *out, size_t outlen)
+{
+	struct strbuf req;
+
+	strbuf_init(&req, LOGIN_AUTH_LINE);
+	if (strbuf_puts(&req, "plain ") == -1 || login_b64_append(&req, user) == -1 ||
+	    strbuf_putc(&req, ' ') == -1 || login_b64_append(&req, pass) == -1) {
+		strbuf_free_secure(&req);
+		str_copy(out, "toolong", outlen);
+		return LOGIN_AUTH_FAIL;
+	}
+	return login_auth_req(lc, &req, out, outlen);
+}
+
+int
+login_mech_is_plaintext(const char *mech)
+{
+	return str_ieq(mech, "PLAIN") || str_ieq(mech, "LOGIN");
+}
+
+int
+login_starttls(struct login_conn *lc)
+{
+	if (lc->tls_ctx == NULL || lc->tls)
+		return -1;
+	if (stream_flush(&lc->s) == -1)
+		return -1;
+	/* RFC 2595 4 / RFC 3207 4.2: pipelined plaintext must not survive. */
+	stream_discard(&lc->s);
+	if (stream_tls_accept(&lc->s, lc->tls_ctx) == -1) {
+		log_info("%s: TLS handshake failed", lc->peer);
+		return -1;
+	}
+	lc->tls = 1;
+	return 0;
+}
+
+/* The relay after authentication: client <-> session, both directions. */
+
+struct login_pipe {
+	char	buf[LOGIN_PROXY_BUF];
+	size_t	off, len;
+	int	eof;
+};
+
+/* Read from the client into p. 0 (progress or nothing yet) or -1 (done). */
+static int
+login_proxy_cread(struct stream *s, struct login_pipe *p, int *want)
+{
+	ssize_t r;
+	int e;
+
+	if (s->ssl == NULL) {
+		r = read(s->rfd, p->buf, sizeof(p->buf));
+		if (r == -1)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	} else {
+		ERR_clear_error();
+		r = SSL_read(s->ssl, p->buf, sizeof(p->buf));
+		if (r <= 0) {
+			e = SSL_get_error(s->ssl, (int)r);
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+				*want = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+				return 0;
+			}
+			ERR_clear_error();
+			r = 0;	/* close_notify, or a hang-up: the end either way */
+		}
+	}
+	*want = 0;
+	if (r == 0)
+		p->eof = 1;
+	p->off = 0;
+	p->len = (size_t)r;
+	return 0;
+}
+
+/* Write p to the client. 0 or -1. */
+static int
+login_proxy_cwrite(struct stream *s, struct login_pipe *p, int *want)
+{
+	ssize_t r;
+	int e;
+
+	if (s->ssl == NULL) {
+		r = write(s->wfd, p->buf + p->off, p->len - p->off);
+		if (r == -1)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	} else {
+		ERR_clear_error();
+		r = SSL_write(s->ssl, p->buf + p->off, (int)(p->len - p->off));
+		if (r <= 0) {
+			e = SSL_get_error(s->ssl, (int)r);
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+				*want = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+				return 0;
+			}
+			ERR_clear_error();
+			return -1;
+		}
+	}
+	*want = 0;
+	p->off += (size_t)r;
+	if (p->off == p->len)
+		p->off = p->len = 0;
+	return 0;
+}
+
+/* Plain read/write on the session socket (non-blocking). 0 or -1. */
+static int
+login_proxy_sread(int fd, struct login_pipe *p)
+{
+	ssize_t r = read(fd, p->buf, sizeof(p->buf));
+
+	if (r == -1)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	if (r == 0)
+		p->eof = 1;
+	p->off = 0;
+	p->len = (size_t)r;
+	return 0;
+}
+
+static int
+login_proxy_swrite(int fd, struct login_pipe *p)
+{
+	ssize_t r = send(fd, p->buf + p->off, p->len - p->off, MSG_NOSIGNAL);
+
+	if (r == -1)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	p->off += (size_t)r;
+	if (p->off == p->len)
+		p->off = p->len = 0;
+	return 0;
+}
+
+/* One poll round's fd set. Returns the poll timeout (0 when TLS holds data). */
+static int
+login_proxy_events(struct stream *s, int sfd, const struct login_pipe *up,
+    const struct login_pipe *down, int rwant, int wwant, struct pollfd pfd[3])
+{
+	short cev = 0, wev = 0;
+
+	if (up->len == 0 && !up->eof)
+		cev |= rwant ? (short)rwant : POLLIN;
+	if (down->len > 0)
+		wev |= wwant ? (short)wwant : POLLOUT;
+	if (s->rfd == s->wfd) {
+		cev |= wev;
+		wev = 0;
+	}
+	pfd[0] = (struct pollfd){ s->rfd, cev, 0 };
+	pfd[1] = (struct pollfd){ s->rfd == s->wfd ? -1 : s->wfd, wev, 0 };
+	pfd[2].fd = sfd;
+	pfd[2].events = (short)((down->len == 0 && !down->eof ? POLLIN : 0) |
+	    (up->len > 0 ? POLLOUT : 0));
+	pfd[2].revents = 0;
+	if (s->ssl != NULL && up->len == 0 && !up->eof && SSL_pending(s->ssl) > 0)
+		return 0;
+	return LOGIN_IDLE_MS + 60000;	/* the session times out first */
+}
+
+/* Relay until the session ends (or the client goes). */
+static void
+login_proxy(struct stream *s, int sfd)
+{
+	static struct login_pipe up, down;	/* client->session, session->client */
+	struct pollfd pfd[3];
+	int rwant = 0, wwant = 0, shut = 0, r, t;
+
+	/* Bytes the client pipelined after its last pre-auth command. */
+	up.len = stream_pending(s);
+	memcpy(up.buf, s->rbuf + s->rpos, up.len);
+	fd_set_nonblock(sfd, 1);
+	for (;;) {
+		t = login_proxy_events(s, sfd, &up, &down, rwant, wwant, pfd);
+		if ((r = poll(pfd, 3, t)) == -1 && errno != EINTR)
+			break;
+		if (r == 0 && t != 0)
+			break;	/* idle far past the session's own limit */
+		if (up.len == 0 && !up.eof && login_proxy_cread(s, &up, &rwant) == -1)
+			break;
+		if (up.len > 0 && login_proxy_swrite(sfd, &up) == -1)
+			break;
+		if (up.len == 0 && up.eof && !shut) {
+			shutdown(sfd, SHUT_WR);	/* the session sees EOF: no UPDATE */
+			shut = 1;
+		}
+		if (down.len == 0 && !down.eof && login_proxy_sread(sfd, &down) == -1)
+			break;
+		if (down.len > 0 && login_proxy_cwrite(s, &down, &wwant) == -1)
+			break;
+		if (down.len == 0 && down.eof)
+			break;
+	}
+	secure_zero(&up, sizeof(up));
+	secure_zero(&down, sizeof(down));
+	close(sfd);
+}
+
+/*
+ * Hand the token to the connection process (and wipe it); its answer is
+ * "ok\n" (the session runs) or "no\n". 0 for ok, else -1.
+ */
+static int
+login_handover(int sfd, char *token)
+{
+	char ans[3];
+	size_t n = 0;
+	ssize_t r;
+	int w;
+
+	w = write_all(sfd, "token ", 6) == 0 &&
+	    write_all(sfd, token, LOGIN_TOKEN_HEX) == 0 && write_all(sfd, "\n", 1) == 0;
+	secure_zero(token, LOGIN_TOKEN_HEX);
+	if (!w)
+		return -1;
+	/* Byte by byte: what follows "ok\n" is the session's, for the relay. */
+	while (n < sizeof(ans) && (r = read(sfd, ans + n, 1)) == 1)
+		n++;
+	return n == 3 && memcmp(ans, "ok\n", 3) == 0 ? 0 : -1;
+}
+
+/* The login process: never returns. */
+static void
+login_child(int rfd, int wfd, int afd, int sfd, const struct login_settings *ls,
+    const char *peer, pid_t parent)
+{
+	static struct login_conn lc;
+	struct priv_id id;
+	char err[512], empty[4096];
+
+	if (priv_is_root()) {
+		if (priv_lookup(ls->conf->login_user, &id, err, sizeof(err)) == -1 ||
+		    str_fmt(empty, sizeof(empty), "%s/empty", ls->conf->state_dir) == -1 ||
+		    priv_drop(&id, empty, 1, err, sizeof(err)) == -1)
+			fatal("login: %s", err);
+	}
+	/* Set after the drop, which clears it; then close the race. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(0);
+	alarm(LOGIN_PREAUTH_SECS);	/* a cap on the whole pre-auth dialogue */
+	memset(&lc, 0, sizeof(lc));
+	stream_init(&lc.s, rfd, wfd, LOGIN_IDLE_MS);
+	stream_init(&login_authd, afd, afd, LOGIN_AUTHD_TIMEOUT);
+	lc.conf = ls->conf;
+	lc.tls_ctx = ls->tls_ctx;
+	lc.auth_fd = afd;
+	str_copy(lc.peer, peer, sizeof(lc.peer));
+	if (ls->implicit_tls) {
+		if (lc.tls_ctx == NULL || stream_tls_accept(&lc.s, lc.tls_ctx) == -1) {
+			log_info("%s: TLS handshake failed", peer);
+			_exit(0);
+		}
+		lc.tls = 1;
+	}
+	if (ls->proto->preauth(&lc) == -1) {
+		stream_flush(&lc.s);
+		_exit(0);
+	}
+	stream_close(&login_authd, 1);
+	if (login_handover(sfd, lc.token) == -1) {
+		ls->proto->session_failed(&lc);
+		stream_flush(&lc.s);
+		_exit(0);
+	}
+	alarm(0);
+	if (stream_flush(&lc.s) == 0)
+		login_proxy(&lc.s, sfd);
+	stream_close(&lc.s, 1);
+	_exit(0);
+}
+
+/* Read the login's "token <hex>\n" (exactly that, or nothing). 0 or -1. */
+static int
+login_read_token(int sfd, char *token)
+{
+	char msg[6 + LOGIN_TOKEN_HEX + 1] = { 0 };
+	size_t got = 0, i;
+	struct pollfd pfd = { sfd, POLLIN, 0 };
+	ssize_t r;
+
+	while (got < sizeof(msg)) {
+		if (poll(&pfd, 1, (LOGIN_PREAUTH_SECS + 60) * 1000) <= 0)
+			return -1;
+		if ((r = read(sfd, msg + got, sizeof(msg) - got)) <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	if (memcmp(msg, "token ", 6) != 0 || msg[sizeof(msg) - 1] != '\n')
+		return -1;
+	for (i = 0; i < LOGIN_TOKEN_HEX; i++)
+		if (!isxdigit((unsigned char)msg[6 + i]))
+			return -1;
+	memcpy(token, msg + 6, LOGIN_TOKEN_HEX);
+	token[LOGIN_TOKEN_HEX] = '\0';
+	return 0;
+}
+
+/*
+ * Is addr a sane local@domain for a path below mail_root? Lower-cases it.
+ * authd only hands out what the sasldb knows, but the path is built here.
+ */
+static int
+login_address_ok(char *addr)
+{
+	char *at = strchr(addr, '@');
+	const char *p;
+
+	if (at == NULL || at == addr || at[1] == '\0' || strchr(at + 1, '@') != NULL ||
+	    addr[0] == '.' || at[1] == '.' || strlen(addr) > 254)
+		return 0;
+	for (p = addr; *p; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || *p == '/')
+			return 0;
+	str_lower(addr);
+	return 1;
+}
+
+/* Redeem the token with authd, then cd to the user's Maildir. 0 or -1. */
+static int
+login_session_setup(const struct conf *c, int afd, const char *token,
+    char *addr, size_t addrlen)
+{
+	struct stream a;
+	char req[8 + LOGIN_TOKEN_HEX], ans[512], path[4096];
+	int ok = -1;
+
+	stream_init(&a, afd, afd, LOGIN_AUTHD_TIMEOUT);
+	str_fmt(req, sizeof(req), "token %s", token);
+	if (login_authd_call(&a, req, ans, sizeof(ans)) == 0 &&
+	    strncmp(ans, "user ", 5) == 0 && str_copy(addr, ans + 5, addrlen) == 0 &&
+	    login_address_ok(addr))
+		ok = 0;
+	stream_close(&a, 1);
+	if (ok == -1) {
+		log_warn("authd refused a login token");
+		return -1;
+	}
+	char *at = strchr(addr, '@');
+	if (str_fmt(path, sizeof(path), "%s/%s/%.*s/Maildir", c->mail_root, at + 1,
+	    (int)(at - addr), addr) == -1 || mkdir_p(path, 0700) == -1 ||
+	    chdir(path) == -1) {
+		log_err("%s: mailbox %s: %s", addr, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The connection process after the fork: becomes the session. */
+static void
+login_parent(int sfd, int afd, const struct priv_id *vmail,
+    const struct login_settings *ls, const char *peer)
+{
+	struct stream s;
+	char err[512], token[LOGIN_TOKEN_HEX + 1], addr[256];
+
+	/* Rule 1: drop before the first byte from the login process. */
+	if (priv_is_root() && priv_drop(vmail, "/", 0, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return;
+	}
+	if (login_read_token(sfd, token) == -1)
+		return;
+	if (login_session_setup(ls->conf, afd, token, addr, sizeof(addr)) == -1) {
+		write_all(sfd, "no\n", 3);
+		return;
+	}
+	secure_zero(token, sizeof(token));
+	if (write_all(sfd, "ok\n", 3) == -1)
+		return;
+	log_info("%s: %s login user=%s", peer, ls->proto->name, addr);
+	stream_init(&s, sfd, sfd, LOGIN_IDLE_MS);
+	ls->proto->session(&s, ls->conf, addr, peer);
+	stream_flush(&s);
+	stream_close(&s, 0);
+}
+
+/* Everything the two processes need, opened while privileged. 0 or -1. */
+static int
+login_open(const struct login_settings *ls, const char *peer, int *afd_login,
+    int *afd_parent, int sp[2], struct priv_id *vmail)
+{
+	char err[512], hello[256];
+
+	*afd_login = *afd_parent = sp[0] = sp[1] = -1;
+	if (priv_is_root() &&
+	    priv_lookup(ls->conf->vmail_user, vmail, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return -1;
+	}
+	if ((*afd_login = login_authd_connect(ls->conf)) == -1 ||
+	    (*afd_parent = login_authd_connect(ls->conf)) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
+		return -1;
+	/* The client address comes from us, not from the login process. */
+	if (str_fmt(hello, sizeof(hello), "client %s %s\n", ls->proto->name, peer) == -1 ||
+	    write_all(*afd_login, hello, strlen(hello)) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+login_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void
+login_connection(int rfd, int wfd, const struct login_settings *ls)
+{
+	struct priv_id vmail;
+	char peer[64];
+	int afd_login, afd_parent, sp[2], devnull;
+	pid_t pid, me = getpid();
+
+	listen_peer_addr(rfd, peer, sizeof(peer));
+	if (login_open(ls, peer, &afd_login, &afd_parent, sp, &vmail) == -1) {
+		write_all(wfd, ls->proto->unavailable, strlen(ls->proto->unavailable));
+		login_close(&afd_login);
+		login_close(&afd_parent);
+		login_close(&sp[0]);
+		login_close(&sp[1]);
+		return;
+	}
+	if ((pid = fork()) == -1) {
+		log_err("fork: %s", strerror(errno));
+		write_all(wfd, ls->proto->unavailable, strlen(ls->proto->unavailable));
+		close(sp[0]);
+		close(sp[1]);
+		login_close(&afd_login);
+		login_close(&afd_parent);
+		return;
+	}
+	if (pid == 0) {
+		close(sp[0]);
+		close(afd_parent);
+		login_child(rfd, wfd, afd_login, sp[1], ls, peer, me);
+	}
+	close(sp[1]);
+	close(afd_login);
+	/* The session needs no TLS key: only the login process keeps one. */
+	if (ls->tls_ctx != NULL)
+		SSL_CTX_free(ls->tls_ctx);
+	/* Only the login process holds the client from now on. */
+	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
+		dup2(devnull, rfd);
+		if (wfd != rfd)
+			dup2(devnull, wfd);
+		close(devnull);
+	}
+	login_parent(sp[0], afd_parent, &vmail, ls, peer);
+	close(sp[0]);
+	close(afd_parent);
+	while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+		;
+}

@@ -1,0 +1,108 @@
+/*
+ * login: the access servers' privilege split (DESIGN.md rules 1, 4, 6),
+ * shared by pop3d and imapd. Per client connection:
+ *
+ *   connection process (root when started as root; the listen_serve
+ *   child, or the daemon itself under inetd): opens two connections to
+ *   authd and a socketpair, forks the LOGIN process, then drops to
+ *   vmail_user at once, before it reads anything.
+ *
+ *   LOGIN process: login_user, chrooted to $state_dir/empty (when root).
+ *   Runs the protocol's pre-auth dialogue (greeting, CAPA, STLS/STARTTLS
+ *   or implicit TLS, AUTH) against the client and authd. On success it
+ *   sends the one-use authd token (never a user name, which it could
+ *   forge) over the socketpair, then stays as the proxy between the
+ *   client (TLS or not) and the session.
+ *
+ *   SESSION (the connection process, now vmail_user): redeems the token
+ *   with authd for the user's address, chdirs to
+ *   mail_root/<domain>/<local>/Maildir (made if missing) and runs the
+ *   protocol's session on the socketpair.
+ *
+ * Not root: the same processes, no uid change and no chroot (rule 6).
+ *
+ * authd speaks lines on $queue_dir/private/auth (auth/authd.c has the
+ * grammar); the login_auth_* calls are its client for the pre-auth code.
+ */
+#ifndef POSTERN_LOGIN_H
+#define POSTERN_LOGIN_H
+
+#include <stddef.h>
+#include <openssl/ssl.h>
+
+#include "stream.h"
+
+struct conf;
+
+#define LOGIN_TOKEN_HEX		64	/* authd tokens: 32 random bytes in hex */
+#define LOGIN_AUTH_LINE		16384	/* longest authd line (base64 SASL data) */
+#define LOGIN_PREAUTH_SECS	600	/* whole pre-auth dialogue, then hang up */
+#define LOGIN_AUTHD_SOCKET	"private/auth"	/* relative to queue_dir */
+
+/* Results of login_auth_* */
+#define LOGIN_AUTH_OK		0	/* authenticated: conn->token is set */
+#define LOGIN_AUTH_CONT		1	/* out holds the next challenge (base64, may be "") */
+#define LOGIN_AUTH_FAIL		2	/* out holds the reason: "auth", "limit", "mech", "temp" */
+
+struct login_conn {
+	struct stream		 s;		/* the client */
+	const struct conf	*conf;
+	SSL_CTX			*tls_ctx;	/* NULL when TLS is not configured */
+	int			 tls;		/* the client stream is encrypted */
+	int			 auth_fd;	/* to authd */
+	char			 peer[64];	/* client address, for logs */
+	char			 token[LOGIN_TOKEN_HEX + 1];
+};
+
+struct login_proto {
+	const char	*name;		/* "pop3", "imap": logs and the authd service */
+	const char	*unavailable;	/* line sent when authd cannot be reached */
+	/*
+	 * Pre-auth dialogue, in the login process. Returns 0 when
+	 * authenticated (conn->token set, nothing answered yet: the session
+	 * answers the final command), -1 to hang up.
+	 */
+	int		(*preauth)(struct login_conn *);
+	/* Answer the final command when the session could not start. */
+	void		(*session_failed)(struct login_conn *);
+	/*
+	 * The session, as the mail owner, with the user's Maildir as cwd; s
+	 * reaches the client through the login proxy. Answers the command
+	 * that authenticated first.
+	 */
+	void		(*session)(struct stream *s, const struct conf *,
+			    const char *address, const char *peer);
+};
+
+struct login_settings {
+	const struct conf		*conf;
+	const struct login_proto	*proto;
+	SSL_CTX				*tls_ctx;	/* built before any drop */
+	int				 implicit_tls;	/* pop3s, imaps */
+};
+
+/*
+ * Start-up check, as root when started as root: the accounts exist and
+ * $state_dir/empty is there (made 0755 if absent). 0 or -1 with err.
+ */
+int login_setup(const struct conf *, char *err, size_t errlen);
+/*
+ * One client on rfd/wfd (a socket, or inetd's 0 and 1). Returns when done;
+ * the calling process is then the finished session and should exit. It
+ * has freed ls->tls_ctx (the session keeps no TLS key).
+ */
+void login_connection(int rfd, int wfd, const struct login_settings *);
+
+/* authd client, for the pre-auth code. -1 when authd fails. */
+int login_auth_mechs(struct login_conn *, char *out, size_t outlen);
+int login_auth_start(struct login_conn *, const char *mech, const char *initial_b64,
+    char *out, size_t outlen);
+int login_auth_step(struct login_conn *, const char *b64, char *out, size_t outlen);
+int login_auth_plain(struct login_conn *, const char *user, const char *pass,
+    char *out, size_t outlen);
+/* Is mech one that sends the password in clear (PLAIN, LOGIN)? */
+int login_mech_is_plaintext(const char *mech);
+/* STLS/STARTTLS after the OK reply was queued: flush, handshake, drop pipelined input. */
+int login_starttls(struct login_conn *);
+
+#endif
