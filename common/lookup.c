@@ -1,1 +1,114 @@
-/* placeholder: being written */
+/*
+ * lookup: the client half of the recipient check. smtpd (as `postern`,
+ * chrooted to the queue directory) and qmgr ask lookupd over the unix
+ * socket private/lookup. One short-lived connection per question; every
+ * step has the caller's time limit, and any failure is LOOKUP_TEMPFAIL
+ * (451 4.3.0), never a wrong "no such user".
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lookup.h"
+#include "util.h"
+
+#define LOOKUP_ADDR_MAX	512
+
+/* Wait for fd to be ready for events until deadline (now_ms). */
+static int
+lookup_wait(int fd, short events, int64_t deadline)
+{
+	struct pollfd pfd = { fd, events, 0 };
+	int64_t left;
+	int r;
+
+	for (;;) {
+		left = deadline - now_ms();
+		if (left <= 0)
+			return -1;
+		r = poll(&pfd, 1, (int)left);
+		if (r == 1)
+			return 0;
+		if (r == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+static int
+lookup_connect(const char *sockpath)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (str_copy(sun.sun_path, sockpath, sizeof(sun.sun_path)) == -1)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Read one reply line into buf. 0 or -1. */
+static int
+lookup_read_line(int fd, char *buf, size_t len, int64_t deadline)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got + 1 < len) {
+		if (lookup_wait(fd, POLLIN, deadline) == -1)
+			return -1;
+		n = read(fd, buf + got, len - 1 - got);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+		buf[got] = '\0';
+		if (memchr(buf, '\n', got) != NULL)
+			return 0;
+	}
+	return -1;
+}
+
+enum lookup_result
+lookup_rcpt(const char *sockpath, const char *address, int timeout_ms)
+{
+	char req[LOOKUP_ADDR_MAX + 16], rep[64];
+	const unsigned char *p;
+	int64_t deadline = now_ms() + timeout_ms;
+	int fd, n;
+
+	for (p = (const unsigned char *)address; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return LOOKUP_NOUSER;	/* no mailbox has such a name */
+	if ((n = str_fmt(req, sizeof(req), "rcpt %s\n", address)) == -1)
+		return LOOKUP_NOUSER;
+	if ((fd = lookup_connect(sockpath)) == -1)
+		return LOOKUP_TEMPFAIL;
+	if (lookup_wait(fd, POLLOUT, deadline) == -1 ||
+	    write_all(fd, req, (size_t)n) == -1 ||
+	    lookup_read_line(fd, rep, sizeof(rep), deadline) == -1) {
+		close(fd);
+		return LOOKUP_TEMPFAIL;
+	}
+	close(fd);
+	if (strcmp(rep, "ok\n") == 0)
+		return LOOKUP_OK;
+	if (strcmp(rep, "nouser\n") == 0)
+		return LOOKUP_NOUSER;
+	if (strcmp(rep, "notlocal\n") == 0)
+		return LOOKUP_NOTLOCAL;
+	return LOOKUP_TEMPFAIL;
+}

@@ -1,1 +1,278 @@
-/* placeholder: being written */
+/*
+ * maildir: Maildir delivery, run by the deliver child after it has dropped
+ * to the virtual-mail user (or as the invoking user when not root). The
+ * protocol is qmail's maildir_child: write a uniquely named file in tmp/,
+ * fsync it, link it into new/ (never overwriting), unlink tmp/, fsync new/.
+ * A crash before the link leaves only a tmp/ file (cleaned by readers
+ * after 36 hours); after the new/ fsync the message is safe.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "maildir.h"
+#include "util.h"
+
+#define MAILDIR_COPYBUF	65536
+
+static unsigned long maildir_seq;	/* the Q<n> of the name: per process */
+
+int
+maildir_component_ok(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (*p == '\0' || *p == '.')
+		return 0;
+	for (; *p; p++)
+		if (*p == '/' || *p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Space, quota and I/O trouble can pass; a path that cannot exist cannot. */
+static int
+maildir_errno_status(int e)
+{
+	switch (e) {
+	case ENAMETOOLONG:
+	case ELOOP:
+	case ENOTDIR:
+		return MAILDIR_PERM;
+	default:
+		return MAILDIR_TEMP;	/* ENOSPC, EDQUOT, EIO, EACCES, ... */
+	}
+}
+
+static int
+maildir_fail(int e, const char *what, const char *path, char *err,
+    size_t errlen)
+{
+	str_fmt(err, errlen, "%s %s: %s", what, path, strerror(e));
+	return maildir_errno_status(e);
+}
+
+/* mkdir one directory if missing; fsync its parent when we made it. */
+static int
+maildir_mkdir(char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	char *slash;
+	int r;
+
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return MAILDIR_OK;
+		return maildir_fail(ENOTDIR, "mkdir", path, err, errlen);
+	}
+	if (mkdir(path, 0700) == -1) {
+		if (errno == EEXIST)
+			return MAILDIR_OK;	/* a concurrent delivery made it */
+		return maildir_fail(errno, "mkdir", path, err, errlen);
+	}
+	if ((slash = strrchr(path, '/')) == NULL)
+		return fsync_dir(".") == -1 ?
+		    maildir_fail(errno, "fsync", ".", err, errlen) : MAILDIR_OK;
+	if (slash == path)
+		return MAILDIR_OK;
+	*slash = '\0';
+	r = MAILDIR_OK;
+	if (fsync_dir(path) == -1)
+		r = maildir_fail(errno, "fsync", path, err, errlen);
+	*slash = '/';
+	return r;
+}
+
+int
+maildir_create(const char *path, char *err, size_t errlen)
+{
+	static const char *const sub[] = { "tmp", "new", "cur" };
+	char buf[PATH_MAX];
+	char *p;
+	size_t i;
+	int r;
+
+	if (str_copy(buf, path, sizeof(buf)) == -1)
+		return maildir_fail(ENAMETOOLONG, "maildir", path, err, errlen);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		r = maildir_mkdir(buf, err, errlen);
+		*p = '/';
+		if (r != MAILDIR_OK)
+			return r;
+	}
+	if ((r = maildir_mkdir(buf, err, errlen)) != MAILDIR_OK)
+		return r;
+	for (i = 0; i < NELEM(sub); i++) {
+		if (str_fmt(buf, sizeof(buf), "%s/%s", path, sub[i]) == -1)
+			return maildir_fail(ENAMETOOLONG, "maildir", path, err, errlen);
+		if ((r = maildir_mkdir(buf, err, errlen)) != MAILDIR_OK)
+			return r;
+	}
+	return MAILDIR_OK;
+}
+
+/* The host part of the name: '/' ':' ',' escaped as Dovecot does (\057). */
+static void
+maildir_host(char *out, size_t outlen, const char *host)
+{
+	size_t o = 0;
+
+	for (; *host && o + 5 < outlen; host++) {
+		unsigned char c = (unsigned char)*host;
+		if (c == '/' || c == ':' || c == ',' || c == '\\' || c < 0x21 ||
+		    c > 0x7e) {
+			str_fmt(out + o, outlen - o, "\\%03o", c);
+			o += 4;
+		} else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	if (o == 0)
+		str_copy(out, "localhost", outlen);
+}
+
+/* Write prefix + content to fd out; count bytes and LFs. */
+static int
+maildir_copy(int out, const void *prefix, size_t plen, int in, off_t off,
+    unsigned long long len, unsigned long long *lfs)
+{
+	char *buf;
+	size_t want, i;
+	ssize_t n;
+	int rv = -1;
+
+	*lfs = 0;
+	for (i = 0; i < plen; i++)
+		*lfs += ((const char *)prefix)[i] == '\n';
+	if (write_all(out, prefix, plen) == -1)
+		return -1;
+	buf = xmalloc(MAILDIR_COPYBUF);
+	while (len > 0) {
+		want = len > MAILDIR_COPYBUF ? MAILDIR_COPYBUF : (size_t)len;
+		n = pread(in, buf, want, off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;	/* the queue file is shorter than said */
+			goto out;
+		}
+		for (i = 0; i < (size_t)n; i++)
+			*lfs += buf[i] == '\n';
+		if (write_all(out, buf, (size_t)n) == -1)
+			goto out;
+		off += n;
+		len -= (unsigned long long)n;
+	}
+	rv = 0;
+out:
+	free(buf);
+	return rv;
+}
+
+/* Open a fresh tmp/ file; create the Maildir on first delivery. */
+static int
+maildir_open_tmp(const char *path, char *tmp, size_t tmplen, char *base,
+    size_t baselen, const char *hostname, char *err, size_t errlen)
+{
+	char host[256];
+	struct timeval tv;
+	int fd, r, tries;
+
+	maildir_host(host, sizeof(host), hostname);
+	for (tries = 0; tries < 2; tries++) {
+		gettimeofday(&tv, NULL);
+		if (str_fmt(base, baselen, "%lld.M%06ldP%ldQ%lu.%s",
+		    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+		    ++maildir_seq, host) == -1 ||
+		    str_fmt(tmp, tmplen, "%s/tmp/%s", path, base) == -1) {
+			maildir_fail(ENAMETOOLONG, "maildir", path, err, errlen);
+			return -MAILDIR_PERM;
+		}
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd != -1)
+			return fd;
+		if (errno != ENOENT || tries > 0)
+			break;
+		if ((r = maildir_create(path, err, errlen)) != MAILDIR_OK)
+			return -r;
+	}
+	return -maildir_fail(errno, "open", tmp, err, errlen);
+}
+
+/* Move tmp/ into new/: link (never overwrites), else rename. */
+static int
+maildir_publish(const char *tmp, const char *dst, const char *path, char *err,
+    size_t errlen)
+{
+	char newdir[PATH_MAX];
+
+	if (link(tmp, dst) == 0)
+		unlink(tmp);
+	else if ((errno == EPERM || errno == ENOTSUP || errno == EXDEV) &&
+	    access(dst, F_OK) == -1 && errno == ENOENT) {
+		if (rename(tmp, dst) == -1)
+			return maildir_fail(errno, "rename", dst, err, errlen);
+	} else
+		return maildir_fail(errno, "link", dst, err, errlen);
+	if (str_fmt(newdir, sizeof(newdir), "%s/new", path) == -1 ||
+	    fsync_dir(newdir) == -1) {
+		/* Delivered but maybe not durable: a retry may duplicate. */
+		int r = maildir_fail(errno, "fsync", newdir, err, errlen);
+		unlink(dst);
+		return r;
+	}
+	return MAILDIR_OK;
+}
+
+int
+maildir_deliver(const char *path, const char *hostname, const void *prefix,
+    size_t plen, int fd, off_t off, unsigned long long len, char *name,
+    size_t namelen, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX], base[512], fname[600];
+	unsigned long long lfs, size;
+	int out, r;
+
+	out = maildir_open_tmp(path, tmp, sizeof(tmp), base, sizeof(base),
+	    hostname, err, errlen);
+	if (out < 0)
+		return -out;
+	if (maildir_copy(out, prefix, plen, fd, off, len, &lfs) == -1 ||
+	    fsync(out) == -1) {
+		r = maildir_fail(errno, "write", tmp, err, errlen);
+		close(out);
+		unlink(tmp);
+		return r;
+	}
+	if (close(out) == -1) {
+		r = maildir_fail(errno, "close", tmp, err, errlen);
+		unlink(tmp);
+		return r;
+	}
+	size = (unsigned long long)plen + len;
+	if (str_fmt(fname, sizeof(fname), "%s,S=%llu,W=%llu", base, size,
+	    size + lfs) == -1 ||
+	    str_fmt(dst, sizeof(dst), "%s/new/%s", path, fname) == -1) {
+		unlink(tmp);
+		return maildir_fail(ENAMETOOLONG, "maildir", path, err, errlen);
+	}
+	if ((r = maildir_publish(tmp, dst, path, err, errlen)) != MAILDIR_OK) {
+		unlink(tmp);
+		return r;
+	}
+	if (name != NULL)
+		str_copy(name, fname, namelen);
+	return MAILDIR_OK;
+}

@@ -1,1 +1,42 @@
-/* placeholder: being written */
+/*
+ * maildir: delivery into a Maildir by the Maildir protocol (tmp/, fsync,
+ * link into new/, fsync new/), with Dovecot-compatible file names
+ * "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<size with CRLF>" so that
+ * pop3d and imapd can read sizes from the name.
+ */
+#ifndef POSTERN_MAILDIR_H
+#define POSTERN_MAILDIR_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+enum maildir_status {
+	MAILDIR_OK = 0,
+	MAILDIR_TEMP = 1,	/* try again later (full disk, quota, I/O error) */
+	MAILDIR_PERM = 2	/* will never work (bad mailbox name) */
+};
+
+/*
+ * Is s safe as one path component of a mailbox (a domain or a local part)?
+ * Not empty, no '/', no leading '.', no control characters or NUL.
+ */
+int maildir_component_ok(const char *s);
+
+/*
+ * Create the Maildir at path (tmp/, new/, cur/ and any missing parent,
+ * mode 0700), fsyncing the parent of every directory created. A
+ * maildir_status; err says why on failure.
+ */
+int maildir_create(const char *path, char *err, size_t errlen);
+
+/*
+ * Deliver one message into the Maildir at path (created if missing): the
+ * bytes of prefix, then len bytes read from fd at offset off. hostname goes
+ * into the file name. On MAILDIR_OK, name (if not NULL) gets the new/ file
+ * name. A maildir_status; err says why on failure.
+ */
+int maildir_deliver(const char *path, const char *hostname, const void *prefix,
+    size_t plen, int fd, off_t off, unsigned long long len, char *name,
+    size_t namelen, char *err, size_t errlen);
+
+#endif

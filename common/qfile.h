@@ -37,6 +37,9 @@
 #define QRCPT_DONE	'D'	/* delivered */
 #define QRCPT_FAILED	'F'	/* failed permanently; bounce owed */
 #define QRCPT_BOUNCED	'B'	/* failed and the bounce is queued */
+#define QRCPT_EXPANDED	'X'	/* replaced by its alias expansion (xrcpt records) */
+
+#define QRCPT_NOPARENT	((size_t)-1)
 
 struct qfile_writer {
 	int	fd;
@@ -49,6 +52,9 @@ struct qfile_writer {
 	int	in_data;
 	int	failed;			/* sticky: an error happened (errno saved) */
 	int	saved_errno;
+	off_t	flushed;		/* bytes already written to fd */
+	int	have_sender;
+	size_t	nrcpt;
 };
 
 /* Make a unique queue id ([0-9A-Z], QID_LEN chars). */
@@ -87,6 +93,7 @@ struct qfile_rcpt {
 	char	*notify;	/* NULL if none */
 	char	 status;
 	off_t	 status_off;
+	size_t	 parent;	/* QRCPT_NOPARENT, or the recipient it was expanded from */
 };
 
 struct qfile {
@@ -104,6 +111,7 @@ struct qfile {
 	size_t	 nrcpt;
 	off_t	 data_off;		/* first content byte */
 	unsigned long long size;	/* content bytes */
+	off_t	 trailer_end;		/* end of the last whole xrcpt record */
 };
 
 /*
@@ -113,13 +121,19 @@ struct qfile {
  */
 int qfile_open(struct qfile *, const char *path, int writable);
 /* Parse from an already open fd (deliver gets the fd from qmgr). The fd is
- * kept and closed by qfile_close. */
+ * kept and closed by qfile_close; on failure it is left open for the caller. */
 int qfile_open_fd(struct qfile *, int fd);
 /* Set recipient i's status byte (in place). Durable after qfile_sync. */
 int qfile_mark(struct qfile *, size_t i, char status);
 /* Set the retry fields (in place). Durable after qfile_sync. */
 int qfile_set_retry(struct qfile *, unsigned attempts, time_t next);
 int qfile_sync(struct qfile *);
+/*
+ * Alias expansion (qmgr): append an "xrcpt" record for addr, expanded from
+ * recipient parent, after the content. Returns the new recipient's index
+ * or -1. Durable after qfile_sync; then mark the parent QRCPT_EXPANDED.
+ */
+long qfile_add_rcpt(struct qfile *, size_t parent, const char *addr);
 void qfile_close(struct qfile *);
 
 #endif

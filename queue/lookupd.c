@@ -1,2 +1,270 @@
+/*
+ * lookupd: answers "is this a deliverable local recipient?" for smtpd
+ * (which runs chrooted and cannot read the sasldb or the alias file).
+ * Started as root it opens the user database first, then drops to
+ * mail_owner (no chroot: it reads sasl_db and alias_file) before it reads
+ * any request. One poll loop serves many small connections.
+ *
+ * Protocol (common/lookup.h): "rcpt ADDRESS\n" -> "ok\n" | "nouser\n" |
+ * "notlocal\n" | "temp\n". Anything else gets "temp\n" and the
+ * connection is closed.
+ */
 #include "config.h"
-int main(void) { return 1; }
+
+#include <sys/socket.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aliases.h"
+#include "conf.h"
+#include "listen.h"
+#include "log.h"
+#include "priv.h"
+#include "userdb.h"
+#include "util.h"
+
+#define LK_MAX_CLIENTS	256
+#define LK_LINE_MAX	1024		/* "rcpt " + a 512-octet address, with room */
+#define LK_IDLE_MS	30000		/* a client idle this long is dropped */
+#define LK_MAX_LISTEN	8
+
+struct lk_client {
+	int	 fd;
+	char	 buf[LK_LINE_MAX];
+	size_t	 len;
+	int64_t	 deadline;
+};
+
+static volatile sig_atomic_t lk_stop;
+static struct conf lk_conf;
+static struct aliases *lk_aliases;
+static int64_t lk_alias_checked;
+
+static void
+lk_on_term(int sig)
+{
+	(void)sig;
+	lk_stop = 1;
+}
+
+static int
+lk_is_local(const char *domain, void *arg)
+{
+	(void)arg;
+	return conf_is_local_domain(&lk_conf, domain);
+}
+
+/* Re-read the alias file when it changed (checked at most once a second). */
+static int
+lk_aliases_fresh(void)
+{
+	char err[512];
+
+	if (now_ms() - lk_alias_checked < 1000)
+		return 0;
+	lk_alias_checked = now_ms();
+	if (aliases_refresh(lk_aliases, err, sizeof(err)) == -1) {
+		log_warn("alias file: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The answer for one address. */
+static const char *
+lk_answer(const char *raw)
+{
+	char addr[LK_LINE_MAX], safe[128];
+	const char *at;
+	int r;
+
+	if (str_copy(addr, raw, sizeof(addr)) == -1)
+		return "nouser\n";
+	str_lower(addr);
+	at = strrchr(addr, '@');
+
+	if (at == NULL || at == addr || at[1] == '\0')
+		return "nouser\n";
+	if (!lk_is_local(at + 1, NULL))
+		return "notlocal\n";
+	if (lk_aliases_fresh() == -1)
+		return "temp\n";
+	if (aliases_exists(lk_aliases, addr))
+		return "ok\n";
+	r = userdb_exists(addr);
+	if (r == 1)
+		return "ok\n";
+	if (r == 0)
+		return "nouser\n";
+	log_warn("user database lookup failed for <%s>",
+	    log_sanitize(safe, sizeof(safe), addr, strlen(addr)));
+	return "temp\n";
+}
+
+/* Handle the complete lines in c->buf. -1 closes the connection. */
+static int
+lk_handle(struct lk_client *c)
+{
+	char *nl, *line;
+	const char *rep;
+	size_t used;
+
+	while ((nl = memchr(c->buf, '\n', c->len)) != NULL) {
+		*nl = '\0';
+		line = c->buf;
+		if (nl > line && nl[-1] == '\r')
+			nl[-1] = '\0';
+		if (strncmp(line, "rcpt ", 5) == 0 && line[5] != '\0' &&
+		    memchr(line, '\0', (size_t)(nl - line)) == NULL)
+			rep = lk_answer(line + 5);
+		else
+			rep = NULL;
+		if (write_all(c->fd, rep != NULL ? rep : "temp\n",
+		    strlen(rep != NULL ? rep : "temp\n")) == -1 || rep == NULL)
+			return -1;
+		used = (size_t)(nl - c->buf) + 1;
+		memmove(c->buf, c->buf + used, c->len - used);
+		c->len -= used;
+	}
+	if (c->len >= sizeof(c->buf))
+		return -1;	/* a line longer than any request */
+	return 0;
+}
+
+/* Read what the client sent. -1 closes it. */
+static int
+lk_read(struct lk_client *c)
+{
+	ssize_t n;
+
+	n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0)
+		return -1;
+	c->len += (size_t)n;
+	c->deadline = now_ms() + LK_IDLE_MS;
+	return lk_handle(c);
+}
+
+static void
+lk_accept(int lfd, struct lk_client *cl, size_t *ncl)
+{
+	int fd;
+
+	while (*ncl < LK_MAX_CLIENTS) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		cl[*ncl].fd = fd;
+		cl[*ncl].len = 0;
+		cl[*ncl].deadline = now_ms() + LK_IDLE_MS;
+		(*ncl)++;
+	}
+}
+
+/* The poll loop over the listeners and the clients. */
+static void
+lk_serve(const struct listen_fd *lfd, size_t nl)
+{
+	static struct lk_client cl[LK_MAX_CLIENTS];
+	struct pollfd pfd[LK_MAX_LISTEN + LK_MAX_CLIENTS];
+	size_t ncl = 0, i, n;
+	int64_t now;
+
+	while (!lk_stop) {
+		for (n = 0; n < nl; n++) {
+			pfd[n].fd = ncl < LK_MAX_CLIENTS ? lfd[n].fd : -1;
+			pfd[n].events = POLLIN;
+		}
+		for (i = 0; i < ncl; i++) {
+			pfd[n + i].fd = cl[i].fd;
+			pfd[n + i].events = POLLIN;
+		}
+		if (poll(pfd, n + ncl, 1000) == -1 && errno != EINTR)
+			fatal("poll: %s", strerror(errno));
+		now = now_ms();
+		for (i = ncl; i-- > 0;) {
+			int drop = cl[i].deadline < now;
+			if (!drop && (pfd[n + i].revents & (POLLIN | POLLHUP | POLLERR)))
+				drop = lk_read(&cl[i]) == -1;
+			if (drop) {
+				close(cl[i].fd);
+				cl[i] = cl[--ncl];
+			}
+		}
+		for (i = 0; i < nl; i++)
+			if (pfd[i].revents & POLLIN)
+				lk_accept(lfd[i].fd, cl, &ncl);
+	}
+	for (i = 0; i < ncl; i++)
+		close(cl[i].fd);
+}
+
+static void
+lk_usage(void)
+{
+	fprintf(stderr, "usage: lookupd [-c conffile]\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct listen_fd all[LISTEN_MAXFDS], lfd[LK_MAX_LISTEN];
+	struct priv_id id;
+	char err[4096];
+	const char *cf = NULL;
+	size_t nl = 0;
+	int ch, n, i;
+
+	while ((ch = getopt(argc, argv, "c:")) != -1) {
+		if (ch != 'c')
+			lk_usage();
+		cf = optarg;
+	}
+	if (optind != argc)
+		lk_usage();
+	log_init("postern/lookupd", LOG_DEST_SYSLOG);
+	if (conf_load(&lk_conf, cf, err, sizeof(err)) == -1)
+		fatal("%s", err);
+	if ((n = listen_inherited(all, NELEM(all))) == -1)
+		fatal("cannot take the listening sockets");
+	for (i = 0; i < n; i++) {
+		if (strcmp(all[i].name, "lookup") == 0 && nl < NELEM(lfd)) {
+			lfd[nl++] = all[i];
+			fd_set_nonblock(all[i].fd, 1);
+		} else
+			close(all[i].fd);
+	}
+	if (nl == 0)
+		fatal("no listening socket named \"lookup\" (start me from the master)");
+	if (userdb_init(&lk_conf) == -1)
+		fatal("cannot open the user database %s", lk_conf.sasl_db);
+	if (priv_is_root() &&
+	    priv_lookup(lk_conf.mail_owner, &id, err, sizeof(err)) == -1)
+		fatal("%s", err);
+	/* Rule 2: no request is read before this. */
+	if (priv_drop(priv_is_root() ? &id : NULL, lk_conf.queue_dir, 0, err,
+	    sizeof(err)) == -1)
+		fatal("%s", err);
+	signal_set(SIGTERM, lk_on_term);
+	signal_set(SIGINT, lk_on_term);
+	signal(SIGPIPE, SIG_IGN);
+	lk_aliases = aliases_new(lk_conf.alias_file);
+	lk_aliases_fresh();
+	log_info("ready");
+	lk_serve(lfd, nl);
+	aliases_free(lk_aliases);
+	return 0;
+}

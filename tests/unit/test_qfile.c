@@ -1,0 +1,314 @@
+/*
+ * Unit tests of the queue file format (common/qfile.c): writer to reader
+ * round trip, in-place status and retry updates, alias expansion records,
+ * refusal of malformed files, and refusal of CR/LF in values (no value
+ * may forge a record).
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "qfile.h"
+#include "util.h"
+
+static char qdir[64];
+static char origdir[4096];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	assert_non_null(getcwd(origdir, sizeof(origdir)));
+	str_copy(qdir, "/tmp/postern-test-qfile.XXXXXX", sizeof(qdir));
+	assert_non_null(mkdtemp(qdir));
+	assert_int_equal(chdir(qdir), 0);
+	assert_int_equal(mkdir("tmp", 0700), 0);
+	assert_int_equal(mkdir("incoming", 0700), 0);
+	assert_int_equal(mkdir("private", 0700), 0);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(chdir(origdir), 0);
+	if ((pid = fork()) == 0) {
+		execlp("rm", "rm", "-rf", qdir, (char *)NULL);
+		_exit(1);
+	}
+	waitpid(pid, NULL, 0);
+	return 0;
+}
+
+static const char body[] = "Subject: test\n\nline one\n.line two\n";
+
+/* Write a message with two recipients; path gets incoming/QID. */
+static void
+write_msg(char *path, size_t len)
+{
+	struct qfile_writer w;
+
+	assert_int_equal(qfile_create(&w), 0);
+	assert_int_equal(strlen(w.qid), QID_LEN);
+	assert_int_equal(qfile_put_attr(&w, "client_addr", "192.0.2.1"), 0);
+	assert_int_equal(qfile_put_attr(&w, "helo", "client.example"), 0);
+	assert_int_equal(qfile_put_sender(&w, "sender@example.org"), 0);
+	assert_int_equal(qfile_put_rcpt(&w, "alice@example.test",
+	    "rfc822;alice@example.test", "SUCCESS,FAILURE"), 0);
+	assert_int_equal(qfile_put_rcpt(&w, "bob@example.test", NULL, NULL), 0);
+	assert_int_equal(qfile_begin_data(&w), 0);
+	assert_int_equal(qfile_write(&w, body, 10), 0);
+	assert_int_equal(qfile_write(&w, body + 10, sizeof(body) - 1 - 10), 0);
+	assert_int_equal(qfile_size(&w), sizeof(body) - 1);
+	assert_int_equal(qfile_commit(&w), 0);
+	assert_int_equal(str_fmt(path, len, "incoming/%s", w.qid), 9 + QID_LEN);
+}
+
+static void
+test_round_trip(void **state)
+{
+	struct qfile q;
+	char path[64], buf[128];
+
+	(void)state;
+	write_msg(path, sizeof(path));
+	assert_int_equal(access(path + 0, F_OK), 0);
+	assert_int_equal(qfile_open(&q, path, 0), 0);
+	assert_string_equal(q.qid, path + 9);
+	assert_string_equal(q.sender, "sender@example.org");
+	assert_string_equal(q.client_addr, "192.0.2.1");
+	assert_string_equal(q.helo, "client.example");
+	assert_null(q.auth_user);
+	assert_int_equal(q.nrcpt, 2);
+	assert_string_equal(q.rcpt[0].addr, "alice@example.test");
+	assert_string_equal(q.rcpt[0].orcpt, "rfc822;alice@example.test");
+	assert_string_equal(q.rcpt[0].notify, "SUCCESS,FAILURE");
+	assert_int_equal(q.rcpt[0].status, QRCPT_PENDING);
+	assert_string_equal(q.rcpt[1].addr, "bob@example.test");
+	assert_null(q.rcpt[1].orcpt);
+	assert_int_equal(q.size, sizeof(body) - 1);
+	assert_int_equal(q.attempts, 0);
+	assert_int_equal(pread(q.fd, buf, q.size, q.data_off), (ssize_t)q.size);
+	assert_memory_equal(buf, body, q.size);
+	qfile_close(&q);
+	unlink(path);
+}
+
+static void
+test_marks_in_place(void **state)
+{
+	struct qfile q;
+	struct stat st1, st2;
+	char path[64];
+
+	(void)state;
+	write_msg(path, sizeof(path));
+	assert_int_equal(stat(path, &st1), 0);
+	assert_int_equal(qfile_open(&q, path, 1), 0);
+	assert_int_equal(qfile_mark(&q, 1, QRCPT_DONE), 0);
+	assert_int_equal(qfile_mark(&q, 0, QRCPT_FAILED), 0);
+	assert_int_equal(qfile_mark(&q, 2, QRCPT_DONE), -1);
+	assert_int_equal(qfile_mark(&q, 0, 'Z'), -1);
+	assert_int_equal(qfile_set_retry(&q, 7, 1700000123), 0);
+	assert_int_equal(qfile_sync(&q), 0);
+	qfile_close(&q);
+	assert_int_equal(stat(path, &st2), 0);
+	assert_int_equal(st1.st_size, st2.st_size);
+	assert_int_equal(qfile_open(&q, path, 0), 0);
+	assert_int_equal(q.rcpt[0].status, QRCPT_FAILED);
+	assert_int_equal(q.rcpt[1].status, QRCPT_DONE);
+	assert_int_equal(q.attempts, 7);
+	assert_int_equal(q.next_attempt, 1700000123);
+	assert_int_equal(q.size, sizeof(body) - 1);
+	qfile_close(&q);
+	unlink(path);
+}
+
+static void
+test_expansion_records(void **state)
+{
+	struct qfile q;
+	char path[64];
+	int fd;
+
+	(void)state;
+	write_msg(path, sizeof(path));
+	assert_int_equal(qfile_open(&q, path, 1), 0);
+	assert_int_equal(qfile_add_rcpt(&q, 0, "carol@example.test"), 2);
+	assert_int_equal(qfile_add_rcpt(&q, 0, "dave@example.test"), 3);
+	/* An expansion of an expansion, or a forged record, is refused. */
+	assert_int_equal(qfile_add_rcpt(&q, 2, "x@example.test"), -1);
+	assert_int_equal(qfile_add_rcpt(&q, 0, "x@example.test\nrcpt - y@z"), -1);
+	assert_int_equal(qfile_mark(&q, 0, QRCPT_EXPANDED), 0);
+	assert_int_equal(qfile_mark(&q, 3, QRCPT_DONE), 0);
+	qfile_close(&q);
+	/* A record torn by a crash is ignored, then overwritten. */
+	fd = open(path, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "xrcpt - 1 torn@exa", 18), 18);
+	close(fd);
+	assert_int_equal(qfile_open(&q, path, 1), 0);
+	assert_int_equal(q.nrcpt, 4);
+	assert_int_equal(q.rcpt[0].status, QRCPT_EXPANDED);
+	assert_int_equal(q.rcpt[2].parent, 0);
+	assert_string_equal(q.rcpt[2].addr, "carol@example.test");
+	assert_int_equal(q.rcpt[2].status, QRCPT_PENDING);
+	assert_int_equal(q.rcpt[3].status, QRCPT_DONE);
+	assert_int_equal(q.rcpt[1].parent, QRCPT_NOPARENT);
+	assert_int_equal(qfile_add_rcpt(&q, 1, "e@example.test"), 4);
+	qfile_close(&q);
+	assert_int_equal(qfile_open(&q, path, 0), 0);
+	assert_int_equal(q.nrcpt, 5);
+	assert_string_equal(q.rcpt[4].addr, "e@example.test");
+	assert_int_equal(q.rcpt[4].parent, 1);
+	qfile_close(&q);
+	unlink(path);
+}
+
+static void
+test_injection_refused(void **state)
+{
+	struct qfile_writer w;
+
+	(void)state;
+	assert_int_equal(qfile_create(&w), 0);
+	errno = 0;
+	assert_int_equal(qfile_put_attr(&w, "helo", "x\nrcpt - evil@x"), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(qfile_put_attr(&w, "helo", "x\rdata"), -1);
+	assert_int_equal(qfile_put_attr(&w, "nosuch", "x"), -1);
+	assert_int_equal(qfile_put_attr(&w, "helo\nrcpt", "x"), -1);
+	assert_int_equal(qfile_put_sender(&w, "a@b\nrcpt - evil@x"), -1);
+	assert_int_equal(qfile_put_sender(&w, "a@b"), 0);
+	assert_int_equal(qfile_put_sender(&w, "again@b"), -1);
+	assert_int_equal(qfile_put_rcpt(&w, "r@x\ndata", NULL, NULL), -1);
+	assert_int_equal(qfile_put_rcpt(&w, "r@x", "o\nrcpt - e@x", NULL), -1);
+	assert_int_equal(qfile_put_rcpt(&w, "r@x", NULL, "NEVER\r\n"), -1);
+	assert_int_equal(qfile_put_rcpt(&w, "", NULL, NULL), -1);
+	/* data needs at least one recipient */
+	assert_int_equal(qfile_begin_data(&w), -1);
+	assert_int_equal(qfile_put_rcpt(&w, "r@x", NULL, NULL), 0);
+	assert_int_equal(qfile_begin_data(&w), 0);
+	assert_int_equal(qfile_put_rcpt(&w, "late@x", NULL, NULL), -1);
+	qfile_abort(&w);
+	assert_int_equal(access(w.tmppath, F_OK), -1);
+}
+
+/* Write text as a queue file named by its id line and try to open it. */
+static int
+open_text(const char *text, size_t len)
+{
+	struct qfile q;
+	char path[64];
+	const char *id = strstr(text, "\nid ");
+	int fd, r, e;
+
+	str_copy(path, "incoming/", sizeof(path));
+	if (id != NULL && strlen(id) > 4 + QID_LEN) {
+		memcpy(path + 9, id + 4, QID_LEN);
+		path[9 + QID_LEN] = '\0';
+	} else
+		str_copy(path, "incoming/NOID", sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write_all(fd, text, len), 0);
+	close(fd);
+	r = qfile_open(&q, path, 0);
+	e = errno;
+	if (r == 0)
+		qfile_close(&q);
+	unlink(path);
+	errno = e;
+	return r;
+}
+
+#define GOOD_HEAD "postern-queue 1\nid 0123456789ABCDEFGHIJ\n" \
+	"size 00000000000000000006\nretry 0000000000 00000000000000000000\n" \
+	"arrival 1700000000\n"
+
+static void
+test_malformed_refused(void **state)
+{
+	static const char *const bad[] = {
+		"postern-queue 2\nid 0123456789ABCDEFGHIJ\n",
+		GOOD_HEAD "rcpt - a@b\nsender x@y\ndata\nhello\n",	/* rcpt before sender */
+		GOOD_HEAD "sender x@y\ndata\nhello\n",			/* no rcpt */
+		GOOD_HEAD "sender x@y\nrcpt Q a@b\ndata\nhello\n",	/* bad status */
+		GOOD_HEAD "sender x@y\nrcpt - a@b\nbogus 1\ndata\nhello\n",
+		GOOD_HEAD "sender x@y\nrcpt - a@b\r\ndata\nhello\n",	/* CR */
+		GOOD_HEAD "sender x@y\nrcpt - a@b\ndata\nhell",		/* short content */
+		GOOD_HEAD "sender x@y\nrcpt - a@b\n",			/* no data line */
+		GOOD_HEAD "sender x@y\nsender z@y\nrcpt - a@b\ndata\nhello\n",
+		GOOD_HEAD "sender x@y\norcpt o\nrcpt - a@b\ndata\nhello\n",
+		GOOD_HEAD "sender x@y\nrcpt - a@b\ndata\nhello\nxrcpt - 5 c@d\n",
+		GOOD_HEAD "sender x@y\nrcpt - a@b\ndata\nhello\nxrcpt - 0\n",
+		GOOD_HEAD "sender x@y\nrcpt - a@b\ndata\nhello\ngarbage\n",
+		"postern-queue 1\nid 0123456789abcdefghij\nsize 00000000000000000006\n",
+		"postern-queue 1\nid 0123456789ABCDEFGHIJ\nsize 6\n",
+		"",
+	};
+	static const char good[] = GOOD_HEAD
+	    "attr helo h\nattr future_attr v\nsender \nrcpt - a@b\ndata\nhello\n";
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < NELEM(bad); i++) {
+		errno = 0;
+		assert_int_equal(open_text(bad[i], strlen(bad[i])), -1);
+		assert_int_equal(errno, EINVAL);
+	}
+	assert_int_equal(open_text(good, strlen(good)), 0);
+	/* Every cut before the end of the content is refused. */
+	for (n = 0; n < strlen(good); n++)
+		assert_int_equal(open_text(good, n), -1);
+	/* A NUL anywhere in the envelope is refused. */
+	char buf[sizeof(good)];
+	memcpy(buf, good, sizeof(good));
+	buf[strlen(GOOD_HEAD) + 3] = '\0';
+	assert_int_equal(open_text(buf, sizeof(good) - 1), -1);
+}
+
+static void
+test_unique_ids(void **state)
+{
+	char a[QID_LEN + 1], b[QID_LEN + 1];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 1000; i++) {
+		qfile_new_id(a);
+		qfile_new_id(b);
+		assert_int_equal(strspn(a, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+		    QID_LEN);
+		assert_string_not_equal(a, b);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_marks_in_place),
+		cmocka_unit_test(test_expansion_records),
+		cmocka_unit_test(test_injection_refused),
+		cmocka_unit_test(test_malformed_refused),
+		cmocka_unit_test(test_unique_ids),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
