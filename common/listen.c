@@ -434,6 +434,15 @@ listen_serve(const struct listen_fd *fds, size_t nfds, unsigned max_children,
 			r = -1;
 			break;
 		}
+		for (i = 0; i < np; i++)
+			if (pfd[i].revents & POLLNVAL)
+				break;
+		if (i < np) {
+			/* A listener that is not an open fd never heals: fail, do not spin. */
+			log_err("listening socket %d (%s) is not open", fds[i].fd, fds[i].name);
+			r = -1;
+			break;
+		}
 		for (i = 0; i < np && !listen_got_term && k.n < k.max; i++)
 			if (pfd[i].revents & (POLLIN | POLLERR | POLLHUP))
 				listen_accept(fds, nfds, i, &k, &oldmask, serve, arg);
