@@ -568,7 +568,7 @@ qfile_parse_attr(struct qfile *q, const char *s)
 	if (sp == NULL || sp == s)
 		return -1;
 	n = (size_t)(sp - s);
-	if (strspn(s, "abcdefghijklmnopqrstuvwxyz_") != n)
+	if (strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
 		return -1;
 	if (n == 8 && strncmp(s, "smtputf8", 8) == 0) {
 		q->smtputf8 = strcmp(sp + 1, "yes") == 0;

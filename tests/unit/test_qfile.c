@@ -66,6 +66,14 @@ write_msg(char *path, size_t len)
 	assert_int_equal(strlen(w.qid), QID_LEN);
 	assert_int_equal(qfile_put_attr(&w, "client_addr", "192.0.2.1"), 0);
 	assert_int_equal(qfile_put_attr(&w, "helo", "client.example"), 0);
+	/* Every attribute the writer accepts must read back (smtputf8 once did not). */
+	assert_int_equal(qfile_put_attr(&w, "client_name", "unknown"), 0);
+	assert_int_equal(qfile_put_attr(&w, "protocol", "UTF8SMTPS"), 0);
+	assert_int_equal(qfile_put_attr(&w, "auth_user", "alice@example.test"), 0);
+	assert_int_equal(qfile_put_attr(&w, "body", "8BITMIME"), 0);
+	assert_int_equal(qfile_put_attr(&w, "smtputf8", "yes"), 0);
+	assert_int_equal(qfile_put_attr(&w, "envid", "abc+2Bdef"), 0);
+	assert_int_equal(qfile_put_attr(&w, "ret", "HDRS"), 0);
 	assert_int_equal(qfile_put_sender(&w, "sender@example.org"), 0);
 	assert_int_equal(qfile_put_rcpt(&w, "alice@example.test",
 	    "rfc822;alice@example.test", "SUCCESS,FAILURE"), 0);
@@ -92,7 +100,13 @@ test_round_trip(void **state)
 	assert_string_equal(q.sender, "sender@example.org");
 	assert_string_equal(q.client_addr, "192.0.2.1");
 	assert_string_equal(q.helo, "client.example");
-	assert_null(q.auth_user);
+	assert_string_equal(q.client_name, "unknown");
+	assert_string_equal(q.protocol, "UTF8SMTPS");
+	assert_string_equal(q.auth_user, "alice@example.test");
+	assert_string_equal(q.body, "8BITMIME");
+	assert_int_equal(q.smtputf8, 1);
+	assert_string_equal(q.envid, "abc+2Bdef");
+	assert_string_equal(q.ret, "HDRS");
 	assert_int_equal(q.nrcpt, 2);
 	assert_string_equal(q.rcpt[0].addr, "alice@example.test");
 	assert_string_equal(q.rcpt[0].orcpt, "rfc822;alice@example.test");
