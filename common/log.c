@@ -101,6 +101,15 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_emit(LOG_CRIT, fmt, ap);
 	va_end(ap);
+	/* Started by hand from a terminal: say why there too, not only in syslog. */
+	if (log_dest == LOG_DEST_SYSLOG && isatty(STDERR_FILENO)) {
+		enum log_dest saved = log_dest;
+		log_dest = LOG_DEST_STDERR;
+		va_start(ap, fmt);
+		log_emit(LOG_CRIT, fmt, ap);
+		va_end(ap);
+		log_dest = saved;
+	}
 	exit(1);
 }
 

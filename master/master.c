@@ -52,9 +52,10 @@ static const struct master_svc_def master_defs[] = {
 	{ "deliver", "deliver", { NULL, NULL }, { NULL, NULL }, "deliver", 0 },
 	{ "authd", "auth", { NULL, NULL }, { NULL, NULL }, "auth", 0 },
 	{ "qmgr", "queue", { NULL, NULL }, { NULL, NULL }, NULL, 0 },
+	{ "pickup", "queue", { NULL, NULL }, { NULL, NULL }, NULL, 0 },
 	{ "smtpd", "smtpd", { "smtp_listen", NULL }, { "smtp", NULL }, NULL, 0 },
 	{ "submitd", "submitd", { "submission_listen", "submissions_listen" },
-	    { "submission", "submissions" }, NULL, 1 },
+	    { "submission", "submissions" }, NULL, 0 },
 	{ "pop3d", "pop3d", { "pop3_listen", "pop3s_listen" }, { "pop3", "pop3s" },
 	    NULL, 0 },
 	{ "imapd", "imapd", { "imap_listen", "imaps_listen" }, { "imap", "imaps" },
@@ -548,6 +549,7 @@ master_run(const char *confpath, enum master_mode mode)
 	    setup_state(&master_conf, &master_ids) == -1 ||
 	    master_pidfile_lock() == -1)
 		return 1;
+	setup_clean_tmp(&master_conf);
 	if (master_prepare() == -1) {
 		log_err("not starting: fix the problems above");
 		master_close_all();

@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <dirent.h>
+
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,8 +24,7 @@
 #include "util.h"
 
 static const char *const setup_queue_subdirs[] = {
-	"tmp", "incoming", "active", "deferred", "hold", "defer", "maildrop",
-	"private",
+	"tmp", "incoming", "active", "deferred", "hold", "defer", "private",
 };
 
 int
@@ -36,7 +37,7 @@ setup_ids(const struct conf *c, struct setup_ids *ids)
 	ids->root = priv_is_root();
 	if (!ids->root) {
 		ids->owner_uid = ids->vmail_uid = geteuid();
-		ids->owner_gid = ids->vmail_gid = getegid();
+		ids->owner_gid = ids->vmail_gid = ids->maildrop_gid = getegid();
 		return 0;
 	}
 	if (priv_lookup(c->mail_owner, &owner, err, sizeof(err)) == -1 ||
@@ -49,6 +50,12 @@ setup_ids(const struct conf *c, struct setup_ids *ids)
 	ids->owner_gid = owner.gid;
 	ids->vmail_uid = vmail.uid;
 	ids->vmail_gid = vmail.gid;
+	if (priv_lookup_group(c->maildrop_group, &ids->maildrop_gid, err,
+	    sizeof(err)) == -1) {
+		log_warn("%s: postern-sendmail works for root only until "
+		    "maildrop_group exists (tools/deps.sh creates it)", err);
+		ids->maildrop_gid = owner.gid;
+	}
 	return 0;
 }
 
@@ -103,6 +110,41 @@ setup_fifo(const char *path, const struct setup_ids *ids)
 	return 0;
 }
 
+/*
+ * The maildrop (issue 3, Postfix's layout): postdrop runs setgid
+ * maildrop_group and may only create files in maildrop/ (1730: no
+ * listing, no removing others' files) and write to the FIFO
+ * public/pickup (0620) in public/ (0710). queue_dir is 0711 so that it
+ * can reach them. 0 or -1.
+ */
+static int
+setup_maildrop(const struct conf *c, const struct setup_ids *ids)
+{
+	char path[4096];
+	struct stat st;
+
+	if (str_fmt(path, sizeof(path), "%s/maildrop", c->queue_dir) == -1 ||
+	    setup_dir(path, 01730, ids->owner_uid, ids->maildrop_gid, ids->root) == -1 ||
+	    str_fmt(path, sizeof(path), "%s/public", c->queue_dir) == -1 ||
+	    setup_dir(path, 0710, ids->owner_uid, ids->maildrop_gid, ids->root) == -1 ||
+	    str_fmt(path, sizeof(path), "%s/public/pickup", c->queue_dir) == -1)
+		return -1;
+	if (mkfifo(path, 0620) == -1 && errno != EEXIST) {
+		log_err("mkfifo %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (lstat(path, &st) == -1 || !S_ISFIFO(st.st_mode)) {
+		log_err("%s: exists and is not a FIFO", path);
+		return -1;
+	}
+	if ((ids->root && lchown(path, ids->owner_uid, ids->maildrop_gid) == -1) ||
+	    chmod(path, 0620) == -1) {
+		log_err("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int
 setup_state(const struct conf *c, const struct setup_ids *ids)
 {
@@ -110,8 +152,8 @@ setup_state(const struct conf *c, const struct setup_ids *ids)
 	size_t i;
 
 	if (setup_dir(c->state_dir, 0755, 0, 0, ids->root) == -1 ||
-	    setup_dir(c->queue_dir, 0700, ids->owner_uid, ids->owner_gid,
-		ids->root) == -1)
+	    setup_dir(c->queue_dir, 0711, ids->owner_uid, ids->owner_gid,
+		ids->root) == -1 || setup_maildrop(c, ids) == -1)
 		return -1;
 	for (i = 0; i < NELEM(setup_queue_subdirs); i++) {
 		if (str_fmt(path, sizeof(path), "%s/%s", c->queue_dir,
@@ -171,4 +213,34 @@ setup_unix(const struct conf *c, const struct setup_ids *ids, const char *name)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * Remove what a killed smtpd left in tmp/: called with the pidfile lock
+ * held and before any daemon is spawned, so no writer is alive. A session
+ * of an old suite that is somehow still finishing loses its file at
+ * rename, answers 451 and the client retries: nothing accepted is lost.
+ */
+int
+setup_clean_tmp(const struct conf *c)
+{
+	char path[4096];
+	struct dirent *de;
+	DIR *d;
+	int dfd, n = 0;
+
+	if (str_fmt(path, sizeof(path), "%s/tmp", c->queue_dir) == -1 ||
+	    (d = opendir(path)) == NULL)
+		return -1;
+	dfd = dirfd(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (unlinkat(dfd, de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	if (n > 0)
+		log_info("removed %d unfinished file(s) from %s", n, path);
+	return n;
 }
