@@ -137,12 +137,35 @@ class TAP:
     def done(self):
         """Print the plan and exit. The exit status is 0: results are in
         the TAP lines (a non-zero status would add an ERROR to the count)."""
+        check_sanitizer_reports()
         sys.stdout.write("1..%d\n" % self.n)
         if self.failed:
             self.diag("%d of %d failed" % (self.failed, self.n))
         sys.stdout.flush()
         self.finished = True
         sys.exit(0)
+
+
+SANITIZER_MARKS = (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer",
+                   b"runtime error:", b"ERROR: UndefinedBehaviorSanitizer")
+
+
+def check_sanitizer_reports():
+    """The daemons' stderr goes to each suite's log: under --enable-asan a
+    memory error in a daemon shows up there, not in any exit status the
+    test sees. One TAP result per suite log: it fails on any report."""
+    for s in _suites:
+        try:
+            with open(s.log_path, "rb") as f:
+                text = f.read()
+        except OSError:
+            continue
+        hits = [m for m in SANITIZER_MARKS if m in text]
+        excerpt = ""
+        if hits:
+            i = text.find(hits[0])
+            excerpt = text[max(0, i - 200):i + 3000].decode("utf-8", "replace")
+        tap.ok(not hits, "no sanitizer report in the log of %s" % s.name, excerpt)
 
 
 def _on_alarm(signum, frame):
