@@ -44,6 +44,18 @@ struct conf {
 	/* routing (outbound: issue 4) */
 	char	*transport_map;
 	char	*relayhost;
+	/* outbound smtp client and its scheduling (issue 4) */
+	char	*relayhost_credentials;
+	char	*tls_policy_map;
+	unsigned long long smtp_concurrency;
+	unsigned long long smtp_destination_concurrency;
+	long long smtp_connect_timeout;
+	long long smtp_helo_timeout;
+	long long smtp_mail_timeout;
+	long long smtp_rcpt_timeout;
+	long long smtp_data_init_timeout;
+	long long smtp_data_xfer_timeout;
+	long long smtp_data_done_timeout;
 	/* smtpd */
 	unsigned long long message_size_limit;
 	unsigned long long smtpd_recipient_limit;
@@ -57,6 +69,10 @@ struct conf {
 	unsigned long long deliver_concurrency;
 	/* pop3d */
 	int	pop3_plaintext_auth;
+	/* submitd, smtpd AUTH (issue 3) */
+	char	*sender_login_map;
+	int	smtpd_auth_enable;
+	unsigned long long submission_auth_failures;
 	/* accounts used when started as root */
 	char	*mail_owner;
 	char	*login_user;

@@ -227,6 +227,11 @@ smtp_msg_finish(struct smtp_session *s)
 		    s->qf.qid, s->client_addr, s->helo,
 		    log_sanitize(from, sizeof(from), s->sender, strlen(s->sender)),
 		    s->msg_size, s->nrcpt, smtp_proto_word(s));
+		if (s->pol->committed != NULL &&
+		    s->pol->committed(s, s->qf.qid, &s->hook_reply, s->pol->arg) == -1) {
+			smtp_send_reply(s, &s->hook_reply);
+			break;
+		}
 		smtp_send(s, 250, "2.0.0", "Ok: queued as %s", s->qf.qid);
 		break;
 	}

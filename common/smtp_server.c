@@ -120,6 +120,9 @@ void
 smtp_send_reply(struct smtp_session *s, const struct smtp_reply *r)
 {
 	smtp_send(s, r->code, r->ecode, "%s", r->text);
+	/* RFC 5321 3.8: a hook's 421 closes the channel (e.g. AUTH failures). */
+	if (r->code == 421)
+		s->done = 1;
 }
 
 void
@@ -203,8 +206,9 @@ smtp_cmd_ehlo(struct smtp_session *s, char *arg)
 	stream_puts(&s->st, "250-ENHANCEDSTATUSCODES\r\n");
 	if (p->tls_ctx != NULL && !s->tls)
 		stream_puts(&s->st, "250-STARTTLS\r\n");
+	/* RFC 4954 4: with TLS available, AUTH only after STARTTLS. */
 	if (p->auth_mechs != NULL && p->auth != NULL &&
-	    (s->tls || !p->tls_required))
+	    (s->tls || (!p->tls_required && p->tls_ctx == NULL)))
 		stream_printf(&s->st, "250-AUTH %s\r\n", p->auth_mechs);
 	stream_puts(&s->st, "250-SMTPUTF8\r\n");
 	stream_puts(&s->st, "250-DSN\r\n");
@@ -472,7 +476,7 @@ smtp_cmd_auth(struct smtp_session *s, char *arg)
 		smtp_send(s, 503, "5.5.1", "Error: authentication not enabled");
 		return;
 	}
-	if (s->pol->tls_required && !s->tls) {
+	if ((s->pol->tls_required || s->pol->tls_ctx != NULL) && !s->tls) {
 		smtp_send(s, 530, "5.7.0", "Must issue a STARTTLS command first");
 		return;
 	}

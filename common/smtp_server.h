@@ -46,7 +46,9 @@ struct smtp_policy {
 	 * SASL exchange using smtp_session_auth_challenge() and returns 0
 	 * with the user name in user (then 235 2.7.0), or -1 with a reply
 	 * (535 5.7.8, 454 4.7.0 ...). auth_required: MAIL before a successful
-	 * AUTH gets 530 5.7.0 (RFC 4954 6).
+	 * AUTH gets 530 5.7.0 (RFC 4954 6). With tls_ctx set, AUTH is offered
+	 * and accepted only after STARTTLS (530 5.7.0 before). A 421 reply
+	 * from any hook closes the session after it is sent.
 	 */
 	const char	*auth_mechs;
 	int		 auth_required;
@@ -81,6 +83,15 @@ struct smtp_policy {
 	int		(*header_fixup)(struct smtp_session *, struct strbuf *hdr,
 			    struct smtp_reply *, void *arg);
 	void		*arg;		/* passed to every hook */
+	/*
+	 * After qfile_commit() succeeded, before the 250 reply: the message
+	 * is incoming/QID (relative to cwd). postern-sendmail -bs runs the
+	 * engine in a private directory and hands each message on to
+	 * postdrop here. Return 0 (250), or -1 with the reply filled
+	 * (the hook disposes of the file). NULL: 250 at once.
+	 */
+	int		(*committed)(struct smtp_session *, const char *qid,
+			    struct smtp_reply *, void *arg);
 };
 
 /*

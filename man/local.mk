@@ -4,6 +4,10 @@
 dist_man_MANS += man/postern.7 man/postern.8 man/postern.conf.5 \
 	man/aliases.5 man/smtpd.8 man/qmgr.8 man/deliver.8 man/lookupd.8 man/pop3d.8
 
+## (issue 3) submission and local submission.
+dist_man_MANS += man/submitd.8 man/postern-sendmail.1 man/mailq.1 \
+	man/newaliases.1 man/pickup.8 man/postdrop.8
+
 ## A shell script printing TAP: no extension of TEST_EXTENSIONS, so the
 ## harness runs it directly with LOG_DRIVER (the TAP driver).
 TESTS += tests/integration/test_manpages.sh

@@ -50,6 +50,7 @@ struct master_svc_def {
 static const struct master_svc_def master_defs[] = {
 	{ "lookupd", "queue", { NULL, NULL }, { NULL, NULL }, "lookup", 0 },
 	{ "deliver", "deliver", { NULL, NULL }, { NULL, NULL }, "deliver", 0 },
+	{ "smtp", "queue", { NULL, NULL }, { NULL, NULL }, "smtp", 0 },
 	{ "authd", "auth", { NULL, NULL }, { NULL, NULL }, "auth", 0 },
 	{ "qmgr", "queue", { NULL, NULL }, { NULL, NULL }, NULL, 0 },
 	{ "pickup", "queue", { NULL, NULL }, { NULL, NULL }, NULL, 0 },

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "lookup.h"
 #include "priv.h"
+#include "smtp_auth.h"
 #include "smtp_server.h"
 #include "tls.h"
 #include "util.h"
@@ -33,6 +34,7 @@ struct smtpd {
 	struct smtp_policy	 pol;
 	char			 hostname[256];
 	char			 postmaster[ADDR_BUF];	/* "" if no local domain */
+	struct smtp_auth	 auth;		/* smtpd_auth_enable (issue 3) */
 };
 
 static void
@@ -80,8 +82,13 @@ smtpd_rcpt(struct smtp_session *s, const char *rcpt, char *canon,
 		    "User unknown", rcpt);
 		return;
 	}
+	if (!conf_is_local_domain(&d->conf, domain) &&
+	    smtp_session_auth_user(s) != NULL) {
+		smtp_reply_set(r, 250, "2.1.5", "Ok");	/* authenticated relay */
+		return;
+	}
 	if (!conf_is_local_domain(&d->conf, domain)) {
-		/* Never an open relay: port 25 has no AUTH. */
+		/* Never an open relay: AUTH is off unless smtpd_auth_enable. */
 		smtp_reply_set(r, 554, "5.7.1", "<%s>: Relay access denied", canon);
 		return;
 	}
@@ -104,6 +111,44 @@ smtpd_rcpt(struct smtp_session *s, const char *rcpt, char *canon,
 	}
 }
 
+/* smtpd_auth_enable: AUTH through authd, offered only after STARTTLS. */
+static int
+smtpd_auth(struct smtp_session *s, const char *mech, const char *initial,
+    char *user, size_t userlen, struct smtp_reply *r, void *arg)
+{
+	struct smtpd *d = arg;
+
+	return smtp_auth_run(&d->auth, s, mech, initial, user, userlen, r);
+}
+
+static void
+smtpd_auth_setup(struct smtpd *d)
+{
+	if (!d->conf.smtpd_auth_enable)
+		return;	/* the default: AUTH is never offered on port 25 */
+	if (d->pol.tls_ctx == NULL) {
+		log_warn("smtpd_auth_enable needs tls_cert and tls_key: AUTH not offered");
+		return;
+	}
+	d->auth.sockpath = AUTHC_SOCKET;
+	d->auth.service = "smtp";
+	d->auth.timeout_ms = 30000;
+	d->auth.max_failures = d->conf.submission_auth_failures;
+	d->auth.ac.fd = -1;
+	d->pol.auth_mechs = d->auth.mechs;
+	d->pol.auth = smtpd_auth;
+}
+
+static void
+smtpd_session(struct smtpd *d, int rfd, int wfd, const char *peer)
+{
+	if (d->pol.auth != NULL)
+		smtp_auth_begin(&d->auth, peer);
+	smtp_server_run(&d->pol, rfd, wfd, peer);
+	if (d->pol.auth != NULL)
+		smtp_auth_end(&d->auth);
+}
+
 static void
 smtpd_serve(int conn, const struct listen_fd *l, void *arg)
 {
@@ -111,7 +156,7 @@ smtpd_serve(int conn, const struct listen_fd *l, void *arg)
 	char peer[64];
 
 	listen_peer_addr(conn, peer, sizeof(peer));
-	smtp_server_run(&d->pol, conn, conn, peer);
+	smtpd_session(d, conn, conn, peer);
 	close(conn);
 }
 
@@ -141,6 +186,7 @@ smtpd_setup(struct smtpd *d, const char *conffile)
 	    (d->pol.tls_ctx = tls_server_ctx(d->conf.tls_cert, d->conf.tls_key,
 	    err, sizeof(err))) == NULL)
 		fatal("TLS: %s", err);
+	smtpd_auth_setup(d);
 }
 
 /* DESIGN.md rules 2 and 3: mail_owner, chrooted to the queue, before any read. */
@@ -186,7 +232,7 @@ main(int argc, char **argv)
 		/* systemd Accept=yes: one connection on fd 3. */
 		listen_peer_addr(fds[0].fd, peer, sizeof(peer));
 		smtpd_drop(&d);
-		smtp_server_run(&d.pol, fds[0].fd, fds[0].fd, peer);
+		smtpd_session(&d, fds[0].fd, fds[0].fd, peer);
 		return 0;
 	}
 	if (nfds > 0) {
@@ -210,6 +256,6 @@ main(int argc, char **argv)
 	/* One session on fd 0/1 (inetd, tcpserver, systemd Accept=yes). */
 	listen_peer_addr(STDIN_FILENO, peer, sizeof(peer));
 	smtpd_drop(&d);
-	smtp_server_run(&d.pol, STDIN_FILENO, STDOUT_FILENO, peer);
+	smtpd_session(&d, STDIN_FILENO, STDOUT_FILENO, peer);
 	return 0;
 }

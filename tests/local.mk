@@ -7,3 +7,4 @@ include tests/unit/queue.mk
 include tests/unit/pop3.mk
 include tests/integration/local.mk
 include tests/integration/pop3.mk
+include tests/integration/submit.mk

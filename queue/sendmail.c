@@ -1,0 +1,542 @@
+/*
+ * postern-sendmail: the sendmail(1)-compatible interface for local
+ * programs (also run as mailq and newaliases). Runs as the invoking user
+ * with no privilege of its own: it reads the message, finds recipients
+ * in the header with -t, and hands the message to the setgid postdrop,
+ * whose exit status it maps to sysexits(3). The queue is never touched
+ * here, so mail is accepted while the master is down (it waits in
+ * maildrop/ until pickup runs). -bp runs `postern queue list`; -bs is in
+ * sendmail_bs.c.
+ */
+#include "config.h"
+
+#include <sys/wait.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "aliases.h"
+#include "log.h"
+#include "maildrop.h"
+#include "msgfix.h"
+#include "sendmail.h"
+#include "strbuf.h"
+#include "util.h"
+
+#define SM_HDR_MAX	(1024 * 1024)	/* header kept for -t */
+#define SM_PIECE	65536
+
+/* Standard input as LF-ended pieces; "." alone ends it unless -i. */
+struct sm_in {
+	char	 buf[SM_PIECE];
+	size_t	 pos, len;
+	int	 eof, bol, done, ignore_dots;
+};
+
+static const char *sm_prog = "sendmail";
+
+static void
+sm_die(int code, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "%s: ", sm_prog);
+	fprintf(stderr, fmt, arg != NULL ? arg : "");
+	fprintf(stderr, "\n");
+	exit(code);
+}
+
+/* One piece (a line, or part of a long one) into out. Its length; 0 at the end. */
+static size_t
+sm_getline(struct sm_in *in, char *out, size_t max)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (!in->done && n < max - 1) {
+		if (in->pos == in->len) {
+			if (in->eof)
+				break;
+			r = read(STDIN_FILENO, in->buf, sizeof(in->buf));
+			if (r == -1 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				in->eof = 1;
+				break;
+			}
+			in->pos = 0;
+			in->len = (size_t)r;
+		}
+		out[n++] = in->buf[in->pos++];
+		if (out[n - 1] == '\n')
+			break;
+	}
+	if (n >= 2 && out[n - 1] == '\n' && out[n - 2] == '\r')
+		out[--n - 1] = '\n';	/* CR LF -> LF */
+	if (in->bol && !in->ignore_dots && ((n == 2 && memcmp(out, ".\n", 2) == 0) ||
+	    (n == 1 && out[0] == '.' && in->eof && in->pos == in->len))) {
+		in->done = 1;
+		return 0;
+	}
+	in->bol = n > 0 && out[n - 1] == '\n';
+	return n;
+}
+
+static void
+sm_add_rcpt(struct sendmail *sm, const char *a, size_t n)
+{
+	while (n > 0 && (a[n - 1] == ' ' || a[n - 1] == '\t'))
+		n--;
+	while (n > 0 && (*a == ' ' || *a == '\t')) {
+		a++;
+		n--;
+	}
+	if (n == 0)
+		return;
+	if (sm->nrcpt >= MAILDROP_RCPT_MAX)
+		sm_die(EX_DATAERR, "too many recipients%s", NULL);
+	sm->rcpt = xreallocarray(sm->rcpt, sm->nrcpt + 1, sizeof(*sm->rcpt));
+	sm->rcpt[sm->nrcpt++] = xstrndup(a, n);
+}
+
+/*
+ * An RFC 5322 3.4 address-list (To, Cc, Bcc with -t): elements split at
+ * commas outside quotes, comments and angle brackets; "<addr>" wins over
+ * the bare text; group names ("name:" ... ";") are dropped. What comes
+ * out is only what the user could have typed on the command line.
+ */
+static void
+sm_addrlist(struct sendmail *sm, const char *v, size_t len)
+{
+	char bare[1024], angle[1024];
+	size_t nb = 0, na = 0, i;
+	int quote = 0, comment = 0, inangle = 0, esc = 0;
+
+	for (i = 0; i <= len; i++) {
+		char c = i < len ? v[i] : ',';
+		if (esc) {
+			esc = 0;
+		} else if (c == '\\' && (quote || comment)) {
+			esc = 1;
+			continue;
+		} else if (quote) {
+			quote = c != '"';
+			continue;	/* quoted text: a display name or a local part */
+		} else if (comment) {
+			comment += c == '(' ? 1 : c == ')' ? -1 : 0;
+			continue;
+		} else if (c == '(') {
+			comment = 1;
+			continue;
+		} else if (c == '"') {
+			quote = 1;
+			if (!inangle && nb < sizeof(bare) - 1)
+				bare[nb++] = '"';	/* kept only for a quoted local part */
+			continue;
+		} else if (c == '<' && !inangle) {
+			inangle = 1;
+			na = 0;
+			continue;
+		} else if (c == '>' && inangle) {
+			inangle = 0;
+			continue;
+		} else if (c == ':' && !inangle) {
+			nb = na = 0;	/* a group's display name */
+			continue;
+		} else if ((c == ',' || c == ';') && !inangle) {
+			if (na > 0)
+				sm_add_rcpt(sm, angle, na);
+			else if (nb > 0 && memchr(bare, '"', nb) == NULL)
+				sm_add_rcpt(sm, bare, nb);
+			nb = na = 0;
+			continue;
+		}
+		if (inangle && na < sizeof(angle) - 1)
+			angle[na++] = c;
+		else if (!inangle && nb < sizeof(bare) - 1)
+			bare[nb++] = c;
+	}
+}
+
+static void
+sm_field_done(struct sendmail *sm, struct strbuf *field)
+{
+	const char *f = field->data ? field->data : "";
+	const char *colon = memchr(f, ':', field->len);
+
+	if (colon != NULL && (msgfix_is_field(f, field->len, "To") ||
+	    msgfix_is_field(f, field->len, "Cc") ||
+	    msgfix_is_field(f, field->len, "Bcc")))
+		sm_addrlist(sm, colon + 1, field->len - (size_t)(colon + 1 - f));
+	strbuf_reset(field);
+}
+
+/* The recipients of a header section (To, Cc, Bcc; fields unfolded). */
+static void
+sm_extract(struct sendmail *sm, const char *hdr, size_t len)
+{
+	struct strbuf field;
+	const char *p = hdr, *end = hdr + len, *lf;
+	size_t n;
+
+	strbuf_init(&field, SM_HDR_MAX);
+	while (p < end) {
+		lf = memchr(p, '\n', (size_t)(end - p));
+		n = lf != NULL ? (size_t)(lf - p) : (size_t)(end - p);
+		if (n > 0 && *p != ' ' && *p != '\t')
+			sm_field_done(sm, &field);
+		strbuf_append(&field, p, n);	/* a continuation joins its field */
+		p += n + 1;
+	}
+	sm_field_done(sm, &field);
+	strbuf_free(&field);
+}
+
+/* <dir of this binary>/<name> in the build tree, else installed. 0 or -1. */
+static int
+sm_program(const char *name, const char *installed, char *out, size_t outlen)
+{
+	char exe[PATH_MAX], status[PATH_MAX + 32], *slash;
+	ssize_t n;
+
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		if ((slash = strrchr(exe, '/')) != NULL) {
+			*slash = '\0';
+			/* The build tree: queue/postern-sendmail, ../config.status. */
+			if (str_fmt(status, sizeof(status), "%s/../config.status", exe) != -1 &&
+			    access(status, F_OK) == 0)
+				return str_fmt(out, outlen, "%s/%s", exe, name) == -1 ? -1 : 0;
+		}
+	}
+	return str_fmt(out, outlen, "%s", installed) == -1 ? -1 : 0;
+}
+
+pid_t
+sendmail_postdrop_start(const struct sendmail *sm, const char *sender,
+    char *const *rcpt, size_t nrcpt, int *wfd)
+{
+	char path[PATH_MAX + 16], inst[PATH_MAX + 16];
+	char **argv;
+	size_t i, n = 0;
+	int p[2];
+	pid_t pid;
+
+	if (str_fmt(inst, sizeof(inst), "%s/postdrop", sm->conf.daemon_directory) == -1 ||
+	    sm_program("postdrop", inst, path, sizeof(path)) == -1)
+		sm_die(EX_SOFTWARE, "path of postdrop too long%s", NULL);
+	argv = xcalloc(nrcpt + 10, sizeof(*argv));
+	argv[n++] = "postdrop";
+	if (sm->conffile != NULL) {
+		argv[n++] = "-c";
+		argv[n++] = (char *)sm->conffile;
+	}
+	if (sender != NULL) {
+		argv[n++] = "-f";
+		argv[n++] = (char *)sender;
+	}
+	if (sm->fullname != NULL) {
+		argv[n++] = "-F";
+		argv[n++] = (char *)sm->fullname;
+	}
+	argv[n++] = "--";
+	for (i = 0; i < nrcpt; i++)
+		argv[n++] = rcpt[i];
+	if (pipe(p) == -1 || (pid = fork()) == -1) {
+		fprintf(stderr, "%s: cannot run postdrop: %s\n", sm_prog, strerror(errno));
+		free(argv);
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[1]);
+		if (dup2(p[0], STDIN_FILENO) == -1)
+			_exit(POSTDROP_EX_WRITE);
+		close(p[0]);
+		execv(path, argv);
+		fprintf(stderr, "%s: cannot run %s: %s\n", sm_prog, path, strerror(errno));
+		_exit(POSTDROP_EX_WRITE);
+	}
+	free(argv);
+	close(p[0]);
+	*wfd = p[1];
+	return pid;
+}
+
+int
+sendmail_postdrop_wait(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR)
+			return POSTDROP_EX_WRITE;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : POSTDROP_EX_WRITE;
+}
+
+const char *
+sendmail_postdrop_text(int status)
+{
+	switch (status) {
+	case POSTDROP_EX_OK:
+		return "queued";
+	case POSTDROP_EX_USAGE:
+		return "bad arguments";
+	case POSTDROP_EX_ADDR:
+		return "bad address";
+	case POSTDROP_EX_TOOBIG:
+		return "message too large";
+	case POSTDROP_EX_NRCPT:
+		return "no recipients, or too many";
+	case POSTDROP_EX_NOPERM:
+		return "not permitted";
+	case POSTDROP_EX_CONFIG:
+		return "configuration error";
+	case POSTDROP_EX_READ:
+		return "read error";
+	default:
+		return "cannot write to the maildrop";
+	}
+}
+
+/* postdrop's status as sysexits(3). */
+static int
+sm_sysexit(int status)
+{
+	switch (status) {
+	case POSTDROP_EX_OK:
+		return EX_OK;
+	case POSTDROP_EX_USAGE:
+		return EX_USAGE;
+	case POSTDROP_EX_ADDR:
+	case POSTDROP_EX_TOOBIG:
+	case POSTDROP_EX_NRCPT:
+		return EX_DATAERR;
+	case POSTDROP_EX_NOPERM:
+		return EX_NOPERM;
+	case POSTDROP_EX_CONFIG:
+		return EX_CONFIG;
+	case POSTDROP_EX_READ:
+		return EX_IOERR;
+	default:
+		return EX_TEMPFAIL;
+	}
+}
+
+/* -bp, mailq: `postern queue list` does the listing. */
+static int
+sm_mailq(const struct sendmail *sm)
+{
+	char path[PATH_MAX + 16], err[8192];
+	char *argv[6] = { "postern", "queue", "list", NULL, NULL, NULL };
+	size_t n = 0;
+	ssize_t r;
+	int p[2], st;
+	pid_t pid;
+
+	if (sm_program("../postern", SBINDIR "/postern", path, sizeof(path)) == -1)
+		sm_die(EX_SOFTWARE, "path of postern too long%s", NULL);
+	if (sm->conffile != NULL) {
+		argv[3] = "-c";
+		argv[4] = (char *)sm->conffile;
+	}
+	if (pipe(p) == -1 || (pid = fork()) == -1)
+		sm_die(EX_OSERR, "cannot run postern: %s", strerror(errno));
+	if (pid == 0) {
+		close(p[0]);
+		dup2(p[1], STDERR_FILENO);
+		execv(path, argv);
+		fprintf(stderr, "cannot run %s: %s\n", path, strerror(errno));
+		_exit(EX_UNAVAILABLE);
+	}
+	close(p[1]);
+	while (n < sizeof(err) - 1 && ((r = read(p[0], err + n, sizeof(err) - 1 - n)) > 0 ||
+	    (r == -1 && errno == EINTR)))
+		n += r > 0 ? (size_t)r : 0;
+	err[n] = '\0';
+	close(p[0]);
+	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+		;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 2 && strstr(err, "unknown command") != NULL)
+		sm_die(EX_UNAVAILABLE, "listing the queue needs `postern queue list`, "
+		    "which this postern does not have yet%s", NULL);
+	write_all(STDERR_FILENO, err, n);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : EX_SOFTWARE;
+}
+
+/* -bi, newaliases: nothing to build; check the file and say so. */
+static int
+sm_newaliases(const struct sendmail *sm)
+{
+	int n = aliases_check(sm->conf.alias_file, STDERR_FILENO);
+
+	if (n < 0)
+		return EX_NOINPUT;
+	printf("%s: postern reads %s directly: changes take effect without "
+	    "rebuilding anything (%d problem%s found)\n", sm_prog,
+	    *sm->conf.alias_file ? sm->conf.alias_file : "(no alias_file)", n,
+	    n == 1 ? "" : "s");
+	return n == 0 ? EX_OK : EX_DATAERR;
+}
+
+/* Read the header for -t: recipients from To, Cc and Bcc. */
+static void
+sm_read_header(struct sendmail *sm, struct sm_in *in, struct strbuf *hdr, char *piece)
+{
+	size_t n;
+
+	while ((n = sm_getline(in, piece, SM_PIECE)) > 0) {
+		if (strbuf_append(hdr, piece, n) == -1)
+			sm_die(EX_DATAERR, "message header larger than 1 MiB%s", NULL);
+		if (n == 1 && piece[0] == '\n' && (hdr->len == 1 ||
+		    hdr->data[hdr->len - 2] == '\n'))
+			break;	/* the empty line ends the header */
+	}
+	sm_extract(sm, hdr->data ? hdr->data : "", hdr->len);
+}
+
+/* The default mode: the message to postdrop. */
+static int
+sm_deliver(struct sendmail *sm)
+{
+	static struct sm_in in;
+	struct strbuf hdr;
+	char *piece = xmalloc(SM_PIECE);
+	int wfd, ok = 1, status;
+	size_t n;
+	pid_t pid;
+
+	in.bol = 1;
+	in.ignore_dots = sm->ignore_dots;
+	strbuf_init(&hdr, SM_HDR_MAX);
+	if (sm->extract)
+		sm_read_header(sm, &in, &hdr, piece);
+	if (sm->nrcpt == 0)
+		sm_die(EX_USAGE, "no recipients given%s", sm->extract ?
+		    " (none in To, Cc or Bcc either)" : "");
+	if ((pid = sendmail_postdrop_start(sm, sm->sender, sm->rcpt, sm->nrcpt, &wfd)) == -1)
+		return EX_TEMPFAIL;
+	if (hdr.len > 0 && write_all(wfd, hdr.data, hdr.len) == -1)
+		ok = 0;
+	while (ok && (n = sm_getline(&in, piece, SM_PIECE)) > 0)
+		if (write_all(wfd, piece, n) == -1)
+			ok = 0;	/* postdrop stopped reading: its status says why */
+	close(wfd);
+	strbuf_free(&hdr);
+	free(piece);
+	status = sendmail_postdrop_wait(pid);
+	if (status != POSTDROP_EX_OK)
+		sm_die(sm_sysexit(status), "message not sent: %s",
+		    sendmail_postdrop_text(status));
+	if (sm->verbose)
+		fprintf(stderr, "%s: queued for %zu recipient%s; pickup delivers it "
+		    "(at once, or when postern runs)\n", sm_prog, sm->nrcpt,
+		    sm->nrcpt == 1 ? "" : "s");
+	return EX_OK;
+}
+
+/* Options that take an argument (attached or next) and that we ignore. */
+static int
+sm_ignored_with_arg(char c)
+{
+	return strchr("BNRVXLhOp", c) != NULL;
+}
+
+/* The argument of -X: attached ("-fa@b") or the next word. */
+static const char *
+sm_optarg(int argc, char **argv, int *i)
+{
+	if (argv[*i][2] != '\0')
+		return argv[*i] + 2;
+	if (*i + 1 >= argc)
+		sm_die(EX_USAGE, "option %s needs an argument", argv[*i]);
+	return argv[++*i];
+}
+
+/*
+ * sendmail's options (Postfix's set): the ones we do something with, and
+ * the rest accepted silently. Returns the mode: 'm' mail, 'p' mailq,
+ * 's' SMTP, 'i' newaliases, 'q' queue run. Operands are recipients.
+ */
+static int
+sm_options(struct sendmail *sm, int argc, char **argv, int mode)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0 || a[0] != '-' || a[1] == '\0') {
+			i += strcmp(a, "--") == 0;
+			break;
+		}
+		switch (a[1]) {
+		case 't': sm->extract = 1; break;
+		case 'i': sm->ignore_dots = 1; break;
+		case 'v': sm->verbose++; break;
+		case 'f': case 'r': sm->sender = sm_optarg(argc, argv, &i); break;
+		case 'F': sm->fullname = sm_optarg(argc, argv, &i); break;
+		case 'C': sm->conffile = sm_optarg(argc, argv, &i); break;
+		case 'q': mode = 'q'; break;
+		case 'o':
+			if (strcmp(a, "-oi") == 0)
+				sm->ignore_dots = 1;
+			else if (a[2] == '\0' && i + 1 < argc)
+				i++;	/* "-o X": an option with its value */
+			break;
+		case 'b':
+			if (a[2] == 'p' || a[2] == 's' || a[2] == 'i')
+				mode = a[2];
+			else if (a[2] == 'm' || a[2] == '\0')
+				mode = 'm';
+			else
+				sm_die(EX_USAGE, "-b%s is not supported (postern runs "
+				    "its own daemons: see postern(8))", a + 2);
+			break;
+		default:
+			if (sm_ignored_with_arg(a[1]) && a[2] == '\0' && i + 1 < argc)
+				i++;
+			break;	/* unknown: ignored, as Postfix does */
+		}
+	}
+	sm->rcpt = xcalloc((size_t)(argc - i) + 1, sizeof(*sm->rcpt));
+	for (; i < argc; i++)
+		sm_add_rcpt(sm, argv[i], strlen(argv[i]));
+	return mode;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct sendmail sm;
+	const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	char err[8192];
+	int mode = 'm';
+
+	signal(SIGPIPE, SIG_IGN);
+	log_init("postern/sendmail", LOG_DEST_STDERR);
+	if (strcmp(base, "mailq") == 0)
+		mode = 'p';
+	else if (strcmp(base, "newaliases") == 0)
+		mode = 'i';
+	sm_prog = mode == 'p' ? "mailq" : mode == 'i' ? "newaliases" : "sendmail";
+	mode = sm_options(&sm, argc, argv, mode);
+	if (sm.conffile == NULL)
+		sm.conffile = getenv("POSTERN_CONF");
+	if (conf_load(&sm.conf, sm.conffile, err, sizeof(err)) == -1)
+		sm_die(EX_CONFIG, "%s", str_trim(err));
+	switch (mode) {
+	case 'p':
+		return sm_mailq(&sm);
+	case 'i':
+		return sm_newaliases(&sm);
+	case 'q':
+		sm_die(EX_USAGE, "-q: postern runs its queue itself (postern queue "
+		    "flush)%s", NULL);
+		break;
+	case 's':
+		return sendmail_bs(&sm);
+	}
+	return sm_deliver(&sm);
+}
