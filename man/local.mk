@@ -8,7 +8,13 @@ dist_man_MANS += man/postern.7 man/postern.8 man/postern.conf.5 \
 dist_man_MANS += man/submitd.8 man/postern-sendmail.1 man/mailq.1 \
 	man/newaliases.1 man/pickup.8 man/postdrop.8
 
+## The authentication service of pop3d, submitd and smtpd.
+dist_man_MANS += man/authd.8
+
 ## A shell script printing TAP: no extension of TEST_EXTENSIONS, so the
 ## harness runs it directly with LOG_DRIVER (the TAP driver).
 TESTS += tests/integration/test_manpages.sh
 EXTRA_DIST += tests/integration/test_manpages.sh
+
+## (issue 4) the outbound smtp client and the queue admin command.
+dist_man_MANS += man/smtp.8 man/postern-queue.1
