@@ -236,14 +236,13 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (nfds > 0) {
-		for (i = 0; i < (size_t)nfds; i++) {
-			if (strcmp(fds[i].name, "smtp") == 0 || fds[i].name[0] == '\0')
-				smtp[n++] = fds[i];
-			else
-				close(fds[i].fd);
-		}
-		if (n == 0)
-			fatal("no listening sockets named \"smtp\" were passed");
+		/*
+		 * Every passed socket is an SMTP listener, whatever its name
+		 * ("smtp" from the master; the unit's name from systemd unless
+		 * FileDescriptorName= is set).
+		 */
+		for (i = 0; i < (size_t)nfds; i++)
+			smtp[n++] = fds[i];
 		smtpd_drop(&d);
 		log_info("ready on %zu socket(s)", n);
 		if (listen_serve(smtp, n, (unsigned)d.conf.smtpd_process_limit,

@@ -134,17 +134,18 @@ submitd_listeners(struct submitd *d, struct listen_fd *fds, size_t nfds,
 		if (strcmp(fds[i].name, "submission") == 0 ||
 		    strcmp(fds[i].name, "submissions") == 0) {
 			mine[n++] = fds[i];
-		} else if (fds[i].name[0] == '\0') {
-			/* Unnamed (plain systemd): -s decides. */
+		} else {
+			/*
+			 * Any other name (systemd names sockets after their unit
+			 * unless FileDescriptorName= is set): -s decides.
+			 */
 			mine[n] = fds[i];
 			str_copy(mine[n++].name, implicit ? "submissions" : "submission",
 			    sizeof(mine[0].name));
-		} else {
-			close(fds[i].fd);
 		}
 	}
 	if (n == 0)
-		fatal("no listening sockets named \"submission\" or \"submissions\"");
+		fatal("no listening sockets were passed");
 	submitd_drop(d);
 	log_info("ready on %zu socket(s)", n);
 	if (listen_serve(mine, n, (unsigned)d->conf.smtpd_process_limit,

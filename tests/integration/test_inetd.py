@@ -29,7 +29,7 @@ if fd != 3:
     os.close(fd)
 os.environ["LISTEN_FDS"] = "1"
 os.environ["LISTEN_PID"] = sys.argv[2] if sys.argv[2] != "self" else str(os.getpid())
-os.environ["LISTEN_FDNAMES"] = "smtp"
+os.environ["LISTEN_FDNAMES"] = os.environ.pop("TEST_FDNAME", "smtp")
 os.execv(sys.argv[3], sys.argv[3:])
 """
 
@@ -139,12 +139,14 @@ def t_tcpserver_pipes():
                "tcpserver: Received names $TCPREMOTEIP", rec)
 
 
-def launch(lsock, listen_pid="self", logname="systemd.log"):
+def launch(lsock, listen_pid="self", logname="systemd.log", fdname="smtp"):
+    env = clean_env()
+    env["TEST_FDNAME"] = fdname
     with logfile(logname) as lf:
         return register_proc(subprocess.Popen(
             [sys.executable, "-c", LAUNCHER, str(lsock.fileno()), listen_pid,
              SMTPD, "-c", S.conf], stdin=subprocess.DEVNULL, stdout=lf, stderr=lf,
-            pass_fds=(lsock.fileno(),), env=clean_env(), start_new_session=True))
+            pass_fds=(lsock.fileno(),), env=env, start_new_session=True))
 
 
 def t_systemd_accept_no():
@@ -221,6 +223,53 @@ def t_systemd_wrong_pid():
         p.kill()
 
 
+def t_systemd_unit_named_socket():
+    # Accept=no without FileDescriptorName=: systemd names the socket after
+    # its unit; smtpd must still serve it.
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)
+    port = lsock.getsockname()[1]
+    p = launch(lsock, logname="unitname.log", fdname="postern-smtpd.socket")
+    lsock.close()
+    r = Raw(port)
+    subj = "unitname-%d" % PID
+    dialogue(r, "alice@example.test", subj, "unit-named socket")
+    r.close()
+    tap.eq(len(S.wait_for_subject("alice@example.test", subj)), 1,
+           "unit-named socket: the message is delivered")
+    p.send_signal(signal.SIGTERM)
+    try:
+        rc = p.wait(10)
+    except subprocess.TimeoutExpired:
+        rc = None
+    tap.eq(rc, 0, "unit-named socket: smtpd exits 0 on SIGTERM")
+    if rc != 0:
+        dump("unitname.log")
+
+
+def t_systemd_accept_yes():
+    # Accept=yes: systemd passes the connection itself as fd 3, named
+    # "connection" (standard input is not the socket).
+    a, b = socket.socketpair()
+    p = launch(b, logname="acceptyes.log", fdname="connection")
+    b.close()
+    r = Raw(sock=a)
+    subj = "acceptyes-%d" % PID
+    dialogue(r, "alice@example.test", subj, "Accept=yes")
+    tap.ok(r.wait_closed(10), "Accept=yes: smtpd closes the connection after QUIT")
+    r.close()
+    try:
+        rc = p.wait(10)
+    except subprocess.TimeoutExpired:
+        rc = None
+    tap.eq(rc, 0, "Accept=yes: smtpd exits 0 after the session")
+    if rc != 0:
+        dump("acceptyes.log")
+    tap.eq(len(S.wait_for_subject("alice@example.test", subj)), 1,
+           "Accept=yes: the message is delivered")
+
+
 def t_master_unaffected():
     subj = "master-%d" % PID
     code, _ = S.send(subj)
@@ -230,6 +279,7 @@ def t_master_unaffected():
 
 
 for fn in (t_inetd_socketpair, t_tcpserver_pipes, t_systemd_accept_no,
+           t_systemd_unit_named_socket, t_systemd_accept_yes,
            t_systemd_wrong_pid, t_master_unaffected):
     tap.run(fn, timeout=90)
 tap.done()
