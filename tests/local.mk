@@ -8,3 +8,10 @@ include tests/unit/pop3.mk
 include tests/integration/local.mk
 include tests/integration/pop3.mk
 include tests/integration/submit.mk
+include tests/unit/parsers.mk
+include tests/integration/outbound.mk
+
+## Fuzz targets (libFuzzer; built by hand, see tests/fuzz/README.md) and
+## the integration tests added by later fragments ship in the tarball too.
+EXTRA_DIST += tests/fuzz/README.md tests/fuzz/fuzz_address.c tests/fuzz/fuzz_aliases.c \
+	tests/fuzz/fuzz_qfile.c tests/fuzz/fuzz_smtp.c
