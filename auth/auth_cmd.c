@@ -171,7 +171,7 @@ auth_b64dec(const char *in, unsigned char **out)
 		return -1;
 	for (i = 0; i < len; i++)
 		if (!isalnum((unsigned char)in[i]) && in[i] != '+' && in[i] != '/' &&
-		    !(in[i] == '=' && i >= len - 2))
+		    !(in[i] == '=' && i >= len - 2 && in[len - 1] == '='))
 			return -1;
 	pad = (in[len - 1] == '=') + (in[len - 2] == '=');
 	*out = xmalloc(len / 4 * 3 + 1);

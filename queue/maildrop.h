@@ -27,6 +27,9 @@
 #define POSTERN_MAILDROP_H
 
 #include <stddef.h>
+#include <stdio.h>
+
+#include "address.h"
 
 #define MAILDROP_DIR		"maildrop"
 #define MAILDROP_FIFO		"public/pickup"
@@ -55,5 +58,25 @@ int maildrop_addr(const char *v, int null_ok, const char *domain, char *out,
     size_t outlen, const char **why);
 /* Is v printable text without control characters, at most max bytes? */
 int maildrop_text_ok(const char *v, size_t max);
+
+/* The envelope of a maildrop file, as pickup reads it. */
+struct maildrop_env {
+	unsigned long	 uid;
+	char		 sender[ADDR_BUF];
+	int		 sender_given;	/* -f */
+	char		 fullname[MAILDROP_NAME_MAX + 1];
+	char		 (*rcpt)[ADDR_BUF];
+	size_t		 nrcpt;
+};
+
+/*
+ * Read the envelope records of a maildrop file (untrusted: written by any
+ * user through postdrop) from fp, strictly in order, up to and including
+ * the "data" line; fp is left at the content. Unqualified addresses get
+ * "@" domain. m must be zeroed first; the caller frees m->rcpt, also
+ * after a failure. 0, or -1 with *why.
+ */
+int maildrop_read_envelope(FILE *fp, const char *domain, struct maildrop_env *m,
+    const char **why);
 
 #endif

@@ -47,15 +47,6 @@
 #define PICKUP_PER_SCAN		10000		/* files per scan, at most */
 #define PICKUP_HDR_MAX		(1024 * 1024)	/* header section kept for fix-ups */
 
-struct pickup_msg {
-	unsigned long	 uid;
-	char		 sender[ADDR_BUF];
-	int		 sender_given;	/* -f */
-	char		 fullname[MAILDROP_NAME_MAX + 1];
-	char		 (*rcpt)[ADDR_BUF];
-	size_t		 nrcpt;
-};
-
 static volatile sig_atomic_t pickup_stop;
 static struct conf pickup_conf;
 
@@ -65,89 +56,9 @@ pickup_on_term(int sig)
 	(void)sig;
 	pickup_stop = 1;
 }
-
-/* One envelope line into line (LF removed). 0, or -1 (bad: too long, NUL, EOF). */
-static int
-pickup_line(FILE *fp, char *line, size_t max)
-{
-	size_t n = 0;
-	int c;
-
-	while ((c = getc(fp)) != EOF && c != '\n') {
-		if (c == '\0' || c == '\r' || n + 1 >= max)
-			return -1;
-		line[n++] = (char)c;
-	}
-	line[n] = '\0';
-	return c == '\n' ? 0 : -1;
-}
-
-/* "name value": the value, or NULL when the line is another record. */
-static const char *
-pickup_rec(const char *line, const char *name)
-{
-	size_t n = strlen(name);
-
-	return strncmp(line, name, n) == 0 && line[n] == ' ' ? line + n + 1 : NULL;
-}
-
-static int
-pickup_rcpt(struct pickup_msg *m, const char *v, const char **why)
-{
-	if (m->nrcpt >= MAILDROP_RCPT_MAX) {
-		*why = "too many recipients";
-		return -1;
-	}
-	m->rcpt = xreallocarray(m->rcpt, m->nrcpt + 1, sizeof(*m->rcpt));
-	if (maildrop_addr(v, 0, pickup_conf.hostname, m->rcpt[m->nrcpt],
-	    ADDR_BUF, why) == -1)
-		return -1;
-	m->nrcpt++;
-	return 0;
-}
-
-/* The envelope records, strictly in order. 0, or -1 with why. */
-static int
-pickup_envelope(FILE *fp, struct pickup_msg *m, const char **why)
-{
-	char line[MAILDROP_LINE_MAX];
-	unsigned long long uid;
-	const char *v;
-
-	*why = "malformed envelope";
-	if (pickup_line(fp, line, sizeof(line)) == -1 || strcmp(line, MAILDROP_MAGIC) != 0 ||
-	    pickup_line(fp, line, sizeof(line)) == -1 || (v = pickup_rec(line, "uid")) == NULL ||
-	    parse_ullong(v, 0, (uid_t)-1 - 1, &uid) == -1)
-		return -1;
-	m->uid = (unsigned long)uid;
-	if (pickup_line(fp, line, sizeof(line)) == -1)
-		return -1;
-	if ((v = pickup_rec(line, "sender")) != NULL) {
-		if (maildrop_addr(v, 1, pickup_conf.hostname, m->sender,
-		    sizeof(m->sender), why) == -1 || pickup_line(fp, line, sizeof(line)) == -1)
-			return -1;
-		m->sender_given = 1;
-	}
-	if ((v = pickup_rec(line, "fullname")) != NULL) {
-		if (!maildrop_text_ok(v, MAILDROP_NAME_MAX) ||
-		    str_copy(m->fullname, v, sizeof(m->fullname)) == -1 ||
-		    pickup_line(fp, line, sizeof(line)) == -1)
-			return -1;
-	}
-	while ((v = pickup_rec(line, "rcpt")) != NULL) {
-		if (pickup_rcpt(m, v, why) == -1 || pickup_line(fp, line, sizeof(line)) == -1)
-			return -1;
-	}
-	if (strcmp(line, "data") != 0 || m->nrcpt == 0) {
-		*why = m->nrcpt == 0 ? "no recipients" : "malformed envelope";
-		return -1;
-	}
-	return 0;
-}
-
 /* The default sender: the login name of the uid, at hostname. */
 static void
-pickup_default_sender(struct pickup_msg *m)
+pickup_default_sender(struct maildrop_env *m)
 {
 	struct passwd *pw = getpwuid((uid_t)m->uid);
 	const char *why;
@@ -160,7 +71,7 @@ pickup_default_sender(struct pickup_msg *m)
 
 /* "From:" when missing: the full name (printable ASCII only) and the sender. */
 static int
-pickup_from(struct strbuf *out, const struct pickup_msg *m)
+pickup_from(struct strbuf *out, const struct maildrop_env *m)
 {
 	const char *addr = *m->sender ? m->sender : "MAILER-DAEMON";
 	const char *p;
@@ -221,7 +132,7 @@ pickup_put_header(struct qfile_writer *w, const struct strbuf *hdr)
 
 /* Received, fix-ups, header, then the body as it is. 0 or -1 (errno). */
 static int
-pickup_content(FILE *fp, struct qfile_writer *w, const struct pickup_msg *m)
+pickup_content(FILE *fp, struct qfile_writer *w, const struct maildrop_env *m)
 {
 	struct strbuf hdr, top;
 	char date[64], buf[65536];
@@ -259,7 +170,7 @@ pickup_content(FILE *fp, struct qfile_writer *w, const struct pickup_msg *m)
 
 /* Queue one parsed message. The queue id, or -1 (temporary: keep the file). */
 static int
-pickup_queue(FILE *fp, const struct pickup_msg *m, char *qid)
+pickup_queue(FILE *fp, const struct maildrop_env *m, char *qid)
 {
 	struct qfile_writer w;
 	size_t i;
@@ -315,7 +226,7 @@ pickup_open(const char *path, struct stat *st)
 static void
 pickup_file(const char *name)
 {
-	struct pickup_msg m;
+	struct maildrop_env m;
 	char path[64], qid[QID_LEN + 1] = "", from[ADDR_BUF];
 	const char *why = NULL;
 	struct stat st;
@@ -330,7 +241,7 @@ pickup_file(const char *name)
 		return;
 	}
 	memset(&m, 0, sizeof(m));
-	bad = pickup_envelope(fp, &m, &why) == -1;
+	bad = maildrop_read_envelope(fp, pickup_conf.hostname, &m, &why) == -1;
 	if (!bad && m.uid != (unsigned long)st.st_uid) {
 		why = "the recorded uid is not the file's owner";
 		bad = 1;

@@ -20,6 +20,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "addrlist.h"
 #include "aliases.h"
 #include "log.h"
 #include "maildrop.h"
@@ -88,111 +89,16 @@ sm_getline(struct sm_in *in, char *out, size_t max)
 static void
 sm_add_rcpt(struct sendmail *sm, const char *a, size_t n)
 {
-	while (n > 0 && (a[n - 1] == ' ' || a[n - 1] == '\t'))
-		n--;
-	while (n > 0 && (*a == ' ' || *a == '\t')) {
-		a++;
-		n--;
-	}
-	if (n == 0)
-		return;
-	if (sm->nrcpt >= MAILDROP_RCPT_MAX)
+	if (addrlist_add(&sm->rcpt, &sm->nrcpt, a, n) == -1)
 		sm_die(EX_DATAERR, "too many recipients%s", NULL);
-	sm->rcpt = xreallocarray(sm->rcpt, sm->nrcpt + 1, sizeof(*sm->rcpt));
-	sm->rcpt[sm->nrcpt++] = xstrndup(a, n);
-}
-
-/*
- * An RFC 5322 3.4 address-list (To, Cc, Bcc with -t): elements split at
- * commas outside quotes, comments and angle brackets; "<addr>" wins over
- * the bare text; group names ("name:" ... ";") are dropped. What comes
- * out is only what the user could have typed on the command line.
- */
-static void
-sm_addrlist(struct sendmail *sm, const char *v, size_t len)
-{
-	char bare[1024], angle[1024];
-	size_t nb = 0, na = 0, i;
-	int quote = 0, comment = 0, inangle = 0, esc = 0;
-
-	for (i = 0; i <= len; i++) {
-		char c = i < len ? v[i] : ',';
-		if (esc) {
-			esc = 0;
-		} else if (c == '\\' && (quote || comment)) {
-			esc = 1;
-			continue;
-		} else if (quote) {
-			quote = c != '"';
-			continue;	/* quoted text: a display name or a local part */
-		} else if (comment) {
-			comment += c == '(' ? 1 : c == ')' ? -1 : 0;
-			continue;
-		} else if (c == '(') {
-			comment = 1;
-			continue;
-		} else if (c == '"') {
-			quote = 1;
-			if (!inangle && nb < sizeof(bare) - 1)
-				bare[nb++] = '"';	/* kept only for a quoted local part */
-			continue;
-		} else if (c == '<' && !inangle) {
-			inangle = 1;
-			na = 0;
-			continue;
-		} else if (c == '>' && inangle) {
-			inangle = 0;
-			continue;
-		} else if (c == ':' && !inangle) {
-			nb = na = 0;	/* a group's display name */
-			continue;
-		} else if ((c == ',' || c == ';') && !inangle) {
-			if (na > 0)
-				sm_add_rcpt(sm, angle, na);
-			else if (nb > 0 && memchr(bare, '"', nb) == NULL)
-				sm_add_rcpt(sm, bare, nb);
-			nb = na = 0;
-			continue;
-		}
-		if (inangle && na < sizeof(angle) - 1)
-			angle[na++] = c;
-		else if (!inangle && nb < sizeof(bare) - 1)
-			bare[nb++] = c;
-	}
-}
-
-static void
-sm_field_done(struct sendmail *sm, struct strbuf *field)
-{
-	const char *f = field->data ? field->data : "";
-	const char *colon = memchr(f, ':', field->len);
-
-	if (colon != NULL && (msgfix_is_field(f, field->len, "To") ||
-	    msgfix_is_field(f, field->len, "Cc") ||
-	    msgfix_is_field(f, field->len, "Bcc")))
-		sm_addrlist(sm, colon + 1, field->len - (size_t)(colon + 1 - f));
-	strbuf_reset(field);
 }
 
 /* The recipients of a header section (To, Cc, Bcc; fields unfolded). */
 static void
 sm_extract(struct sendmail *sm, const char *hdr, size_t len)
 {
-	struct strbuf field;
-	const char *p = hdr, *end = hdr + len, *lf;
-	size_t n;
-
-	strbuf_init(&field, SM_HDR_MAX);
-	while (p < end) {
-		lf = memchr(p, '\n', (size_t)(end - p));
-		n = lf != NULL ? (size_t)(lf - p) : (size_t)(end - p);
-		if (n > 0 && *p != ' ' && *p != '\t')
-			sm_field_done(sm, &field);
-		strbuf_append(&field, p, n);	/* a continuation joins its field */
-		p += n + 1;
-	}
-	sm_field_done(sm, &field);
-	strbuf_free(&field);
+	if (addrlist_extract(&sm->rcpt, &sm->nrcpt, hdr, len) == -1)
+		sm_die(EX_DATAERR, "too many recipients%s", NULL);
 }
 
 /* <dir of this binary>/<name> in the build tree, else installed. 0 or -1. */

@@ -3,7 +3,8 @@
 ## into maildrop/, and the pickup(8) daemon that queues from it.
 bin_PROGRAMS += queue/postern-sendmail
 queue_postern_sendmail_SOURCES = queue/sendmail.c queue/sendmail_bs.c \
-	queue/sendmail.h queue/maildrop.h queue/maildrop.c
+	queue/sendmail.h queue/maildrop.h queue/maildrop.c \
+	queue/addrlist.h queue/addrlist.c
 queue_postern_sendmail_LDADD = $(POSTERN_LIBS)
 pkglibexec_PROGRAMS += queue/postdrop queue/pickup
 queue_postdrop_SOURCES = queue/postdrop.c queue/maildrop.h queue/maildrop.c

@@ -36,6 +36,7 @@ static int
 sender_map_line(struct sender_map *m, char *line, const char **why)
 {
 	struct sender_map_entry e;
+	const char *bad = NULL;
 	char *p = line, *key;
 	size_t n;
 
@@ -57,17 +58,18 @@ sender_map_line(struct sender_map *m, char *line, const char **why)
 		if (n == 0)
 			break;
 		if (n >= ADDR_BUF) {
-			*why = "user name too long";
+			bad = "user name too long";
 			break;
 		}
 		sender_map_add_user(&e, p, n);
 		p += n;
 	}
-	if (e.nusers == 0 || m->n >= SENDER_MAP_MAX) {
-		if (e.nusers == 0)
-			*why = "no user after the address";
-		else
-			*why = "too many entries";
+	if (bad == NULL && e.nusers == 0)
+		bad = "no user after the address";
+	else if (bad == NULL && m->n >= SENDER_MAP_MAX)
+		bad = "too many entries";
+	if (bad != NULL) {
+		*why = bad;
 		while (e.nusers > 0)
 			free(e.users[--e.nusers]);
 		free(e.users);
