@@ -17,12 +17,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "authclient.h"
 #include "log.h"
 #include "strbuf.h"
 #include "util.h"
 
-static int
+int
 authclient_connect(const char *sockpath)
 {
 	struct sockaddr_un sun;
@@ -193,26 +195,79 @@ authclient_step(struct authclient *ac, const char *data, char *out, size_t outle
 	return authclient_req(ac, &req, out, outlen);
 }
 
-int
-authclient_redeem(const char *sockpath, const char *token, char *user,
-    size_t userlen, int timeout_ms)
+void
+authclient_attach(struct authclient *ac, int fd, int timeout_ms)
 {
-	struct stream st;
-	char req[256], ans[512];
-	int fd, r = -1;
+	ac->fd = fd;
+	stream_init(&ac->st, fd, fd, timeout_ms);
+}
 
-	if (!authclient_word_ok(token, 128) ||
+/* Append the base64 of s (a user name or password) to req. 0 or -1. */
+static int
+authclient_b64_append(struct strbuf *req, const char *s)
+{
+	size_t len = strlen(s), outlen;
+	unsigned char *b;
+	int r;
+
+	if (len > 4096)
+		return -1;
+	if (len == 0)
+		return strbuf_putc(req, '=');
+	outlen = 4 * ((len + 2) / 3) + 1;
+	b = xmalloc(outlen);
+	EVP_EncodeBlock(b, (const unsigned char *)s, (int)len);
+	r = strbuf_puts(req, (char *)b);
+	secure_zero(b, outlen);
+	free(b);
+	return r;
+}
+
+int
+authclient_plain(struct authclient *ac, const char *user, const char *pass,
+    char *out, size_t outlen)
+{
+	struct strbuf req;
+
+	strbuf_init(&req, AUTHC_LINE);
+	if (strbuf_puts(&req, "plain ") == -1 || authclient_b64_append(&req, user) == -1 ||
+	    strbuf_putc(&req, ' ') == -1 || authclient_b64_append(&req, pass) == -1) {
+		strbuf_free_secure(&req);
+		return -1;
+	}
+	return authclient_req(ac, &req, out, outlen);
+}
+
+int
+authclient_token(struct authclient *ac, const char *token, char *user,
+    size_t userlen)
+{
+	char req[256], ans[512];
+	int r = -1;
+
+	if (ac->fd == -1 || !authclient_word_ok(token, 128) ||
 	    str_fmt(req, sizeof(req), "token %s", token) == -1)
 		return -1;
-	if ((fd = authclient_connect(sockpath)) == -1)
-		return -1;
-	stream_init(&st, fd, fd, timeout_ms);
-	if (authclient_call(&st, req, ans, sizeof(ans)) == 0 &&
+	if (authclient_call(&ac->st, req, ans, sizeof(ans)) == 0 &&
 	    strncmp(ans, "user ", 5) == 0 && authclient_word_ok(ans + 5, 255) &&
 	    strchr(ans + 5, '@') != NULL)
 		r = str_copy(user, ans + 5, userlen);
 	secure_zero(req, sizeof(req));
-	stream_close(&st, 1);
+	return r;
+}
+
+int
+authclient_redeem(const char *sockpath, const char *token, char *user,
+    size_t userlen, int timeout_ms)
+{
+	struct authclient ac;
+	int fd, r;
+
+	if ((fd = authclient_connect(sockpath)) == -1)
+		return -1;
+	authclient_attach(&ac, fd, timeout_ms);
+	r = authclient_token(&ac, token, user, userlen);
+	authclient_close(&ac);
 	return r;
 }
 

@@ -40,6 +40,10 @@ struct authclient {
 int authclient_open(struct authclient *, const char *sockpath,
     const char *service, const char *ip, int timeout_ms);
 void authclient_close(struct authclient *);
+/* Connect to authd's socket (no "client" line). fd or -1 (logged). */
+int authclient_connect(const char *sockpath);
+/* Use an already connected fd (opened before a privilege drop). */
+void authclient_attach(struct authclient *, int fd, int timeout_ms);
 /* The mechanisms authd offers, space-separated ("" if none). 0 or -1. */
 int authclient_mechs(struct authclient *, char *out, size_t outlen);
 /*
@@ -50,6 +54,12 @@ int authclient_start(struct authclient *, const char *mech, const char *initial,
     char *out, size_t outlen);
 /* "step DATA": data is base64 or "" (empty). AUTHC_* or -1. */
 int authclient_step(struct authclient *, const char *data, char *out, size_t outlen);
+/* "plain USER PASS" (POP3 USER/PASS, IMAP LOGIN). AUTHC_* or -1. */
+int authclient_plain(struct authclient *, const char *user, const char *pass,
+    char *out, size_t outlen);
+/* Redeem a token on an attached connection that sent no "client" line. 0 or -1. */
+int authclient_token(struct authclient *, const char *token, char *user,
+    size_t userlen);
 /* Redeem a token for the authenticated address (own connection). 0 or -1. */
 int authclient_redeem(const char *sockpath, const char *token, char *user,
     size_t userlen, int timeout_ms);

@@ -26,11 +26,11 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
 
 #include "conf.h"
 #include "listen.h"
 #include "log.h"
+#include "authclient.h"
 #include "login.h"
 #include "priv.h"
 #include "strbuf.h"
@@ -41,7 +41,7 @@
 #define LOGIN_PROXY_BUF		16384
 
 /* The login process's connection to authd (one per process). */
-static struct stream login_authd;
+static struct authclient login_authd;
 
 int
 login_setup(const struct conf *c, char *err, size_t errlen)
@@ -73,163 +73,94 @@ login_setup(const struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* Connect to authd's socket. fd or -1. */
+/* Connect to authd's socket, $queue_dir/private/auth. fd or -1. */
 static int
 login_authd_connect(const struct conf *c)
 {
-	struct sockaddr_un sun;
-	int fd;
+	char path[4096];
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (str_fmt(sun.sun_path, sizeof(sun.sun_path), "%s/%s", c->queue_dir,
-	    LOGIN_AUTHD_SOCKET) == -1) {
+	if (str_fmt(path, sizeof(path), "%s/%s", c->queue_dir, AUTHC_SOCKET) == -1) {
 		log_err("authd socket path too long");
 		return -1;
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		log_err("connect %s: %s", sun.sun_path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return authclient_connect(path);
 }
 
-/* One request line to authd and its one answer line (LF stripped). 0 or -1. */
+/* authclient's results are LOGIN_AUTH_*; keep the token for the handover. */
 static int
-login_authd_call(struct stream *a, const char *req, char *ans, size_t anslen)
+login_auth_result(struct login_conn *lc, int r, char *out, size_t outlen)
 {
-	ssize_t n;
-
-	if (stream_puts(a, req) == -1 || stream_puts(a, "\n") == -1 ||
-	    stream_flush(a) == -1)
-		return -1;
-	n = stream_getline(a, ans, anslen - 1);
-	if (n <= 0 || ans[n - 1] != '\n') {
-		log_err("authd: no answer");
-		return -1;
-	}
-	ans[n - 1] = '\0';
-	return 0;
-}
-
-/* Map authd's "ok T" / "cont X" / "fail R" answer. */
-static int
-login_auth_answer(struct login_conn *lc, char *ans, char *out, size_t outlen)
-{
-	if (strncmp(ans, "ok ", 3) == 0 && strlen(ans + 3) == LOGIN_TOKEN_HEX) {
-		str_copy(lc->token, ans + 3, sizeof(lc->token));
+	if (r == AUTHC_OK) {
+		if (strlen(out) != LOGIN_TOKEN_HEX) {
+			log_err("authd: unexpected token");
+			return -1;
+		}
+		str_copy(lc->token, out, sizeof(lc->token));
+		secure_zero(out, outlen);
 		str_copy(out, "", outlen);
 		return LOGIN_AUTH_OK;
 	}
-	if (strncmp(ans, "cont ", 5) == 0) {
-		if (str_copy(out, strcmp(ans + 5, "=") == 0 ? "" : ans + 5, outlen) == -1)
-			return -1;
-		return LOGIN_AUTH_CONT;
-	}
-	if (strncmp(ans, "fail ", 5) == 0) {
-		str_copy(out, ans + 5, outlen);
-		return LOGIN_AUTH_FAIL;
-	}
-	log_err("authd: unexpected answer");
-	return -1;
+	return r == AUTHC_CONT ? LOGIN_AUTH_CONT : r == AUTHC_FAIL ? LOGIN_AUTH_FAIL : -1;
+}
+
+/* Refuse locally what authd would refuse: the client's fault, not authd's. */
+static int
+login_auth_refuse(const char *why, char *out, size_t outlen)
+{
+	str_copy(out, why, outlen);
+	return LOGIN_AUTH_FAIL;
 }
 
 int
 login_auth_mechs(struct login_conn *lc, char *out, size_t outlen)
 {
-	char ans[1024];
-
 	(void)lc;
-	if (login_authd_call(&login_authd, "mechs", ans, sizeof(ans)) == -1 ||
-	    strncmp(ans, "mechs", 5) != 0)
-		return -1;
-	return str_copy(out, ans[5] == ' ' ? ans + 6 : "", outlen);
-}
-
-/* Send "verb arg..." and map the answer; wipes the request (it may hold secrets). */
-static int
-login_auth_req(struct login_conn *lc, struct strbuf *req, char *out, size_t outlen)
-{
-	char *ans = xmalloc(LOGIN_AUTH_LINE + 2);
-	int r = -1;
-
-	if (login_authd_call(&login_authd, req->data, ans, LOGIN_AUTH_LINE + 2) == 0)
-		r = login_auth_answer(lc, ans, out, outlen);
-	secure_zero(ans, LOGIN_AUTH_LINE + 2);
-	free(ans);
-	strbuf_free_secure(req);
-	return r;
+	return authclient_mechs(&login_authd, out, outlen);
 }
 
 int
 login_auth_start(struct login_conn *lc, const char *mech, const char *initial_b64,
     char *out, size_t outlen)
 {
-	struct strbuf req;
+	char m[AUTHC_MECH_MAX + 1];
 
-	strbuf_init(&req, LOGIN_AUTH_LINE);
-	if (strbuf_printf(&req, "start %s", mech) == -1 ||
-	    (initial_b64 != NULL && strbuf_printf(&req, " %s",
-		*initial_b64 ? initial_b64 : "=") == -1)) {
-		strbuf_free_secure(&req);
-		str_copy(out, "toolong", outlen);
-		return LOGIN_AUTH_FAIL;
-	}
-	return login_auth_req(lc, &req, out, outlen);
+	/* SASL mechanism names are matched without regard to case. */
+	if (str_copy(m, mech, sizeof(m)) == -1)
+		return login_auth_refuse("mech", out, outlen);
+	for (char *p = m; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	if (!authclient_mech_ok(m))
+		return login_auth_refuse("mech", out, outlen);
+	if (initial_b64 != NULL && *initial_b64 != '\0' &&
+	    strcmp(initial_b64, "=") != 0 && !authclient_b64_ok(initial_b64))
+		return login_auth_refuse("proto", out, outlen);
+	if (initial_b64 != NULL && strcmp(initial_b64, "=") == 0)
+		initial_b64 = "";
+	return login_auth_result(lc, authclient_start(&login_authd, m, initial_b64,
+	    out, outlen), out, outlen);
 }
 
 int
 login_auth_step(struct login_conn *lc, const char *b64, char *out, size_t outlen)
 {
-	struct strbuf req;
-
-	strbuf_init(&req, LOGIN_AUTH_LINE);
-	if (strbuf_printf(&req, "step %s", *b64 ? b64 : "=") == -1) {
-		strbuf_free_secure(&req);
-		str_copy(out, "toolong", outlen);
-		return LOGIN_AUTH_FAIL;
-	}
-	return login_auth_req(lc, &req, out, outlen);
-}
-
-/* Append the base64 of s to req. 0 or -1. */
-static int
-login_b64_append(struct strbuf *req, const char *s)
-{
-	size_t len = strlen(s), outlen;
-	unsigned char *b;
-	int r;
-
-	if (len > 4096)
-		return -1;
-	if (len == 0)
-		return strbuf_putc(req, '=');
-	outlen = 4 * ((len + 2) / 3) + 1;
-	b = xmalloc(outlen);
-	EVP_EncodeBlock(b, (const unsigned char *)s, (int)len);
-	r = strbuf_puts(req, (char *)b);
-	secure_zero(b, outlen);
-	free(b);
-	return r;
+	if (*b64 != '\0' && strcmp(b64, "=") != 0 && !authclient_b64_ok(b64))
+		return login_auth_refuse("proto", out, outlen);
+	return login_auth_result(lc, authclient_step(&login_authd,
+	    strcmp(b64, "=") == 0 ? "" : b64, out, outlen), out, outlen);
 }
 
 int
 login_auth_plain(struct login_conn *lc, const char *user, const char *pass,
     char *out, size_t outlen)
 {
-	struct strbuf req;
+	char ans[LOGIN_TOKEN_HEX + 64];	/* a token, or a short reason */
+	int r;
 
-	strbuf_init(&req, LOGIN_AUTH_LINE);
-	if (strbuf_puts(&req, "plain ") == -1 || login_b64_append(&req, user) == -1 ||
-	    strbuf_putc(&req, ' ') == -1 || login_b64_append(&req, pass) == -1) {
-		strbuf_free_secure(&req);
-		str_copy(out, "toolong", outlen);
-		return LOGIN_AUTH_FAIL;
-	}
-	return login_auth_req(lc, &req, out, outlen);
+	r = login_auth_result(lc, authclient_plain(&login_authd, user, pass,
+	    ans, sizeof(ans)), ans, sizeof(ans));
+	str_copy(out, ans, outlen);
+	secure_zero(ans, sizeof(ans));
+	return r;
 }
 
 int
@@ -463,7 +394,7 @@ login_child(int rfd, int wfd, int afd, int sfd, const struct login_settings *ls,
 	alarm(LOGIN_PREAUTH_SECS);	/* a cap on the whole pre-auth dialogue */
 	memset(&lc, 0, sizeof(lc));
 	stream_init(&lc.s, rfd, wfd, LOGIN_IDLE_MS);
-	stream_init(&login_authd, afd, afd, LOGIN_AUTHD_TIMEOUT);
+	authclient_attach(&login_authd, afd, LOGIN_AUTHD_TIMEOUT);
 	lc.conf = ls->conf;
 	lc.tls_ctx = ls->tls_ctx;
 	lc.auth_fd = afd;
@@ -479,7 +410,7 @@ login_child(int rfd, int wfd, int afd, int sfd, const struct login_settings *ls,
 		stream_flush(&lc.s);
 		_exit(0);
 	}
-	stream_close(&login_authd, 1);
+	authclient_close(&login_authd);
 	if (login_handover(sfd, lc.token) == -1) {
 		ls->proto->session_failed(&lc);
 		stream_flush(&lc.s);
@@ -543,17 +474,14 @@ static int
 login_session_setup(const struct conf *c, int afd, const char *token,
     char *addr, size_t addrlen)
 {
-	struct stream a;
-	char req[8 + LOGIN_TOKEN_HEX], ans[512], path[4096];
+	struct authclient a;
+	char path[4096];
 	int ok = -1;
 
-	stream_init(&a, afd, afd, LOGIN_AUTHD_TIMEOUT);
-	str_fmt(req, sizeof(req), "token %s", token);
-	if (login_authd_call(&a, req, ans, sizeof(ans)) == 0 &&
-	    strncmp(ans, "user ", 5) == 0 && str_copy(addr, ans + 5, addrlen) == 0 &&
-	    login_address_ok(addr))
+	authclient_attach(&a, afd, LOGIN_AUTHD_TIMEOUT);
+	if (authclient_token(&a, token, addr, addrlen) == 0 && login_address_ok(addr))
 		ok = 0;
-	stream_close(&a, 1);
+	authclient_close(&a);
 	if (ok == -1) {
 		log_warn("authd refused a login token");
 		return -1;

@@ -37,7 +37,6 @@ struct conf;
 #define LOGIN_TOKEN_HEX		64	/* authd tokens: 32 random bytes in hex */
 #define LOGIN_AUTH_LINE		16384	/* longest authd line (base64 SASL data) */
 #define LOGIN_PREAUTH_SECS	600	/* whole pre-auth dialogue, then hang up */
-#define LOGIN_AUTHD_SOCKET	"private/auth"	/* relative to queue_dir */
 
 /* Results of login_auth_* */
 #define LOGIN_AUTH_OK		0	/* authenticated: conn->token is set */
