@@ -120,6 +120,29 @@ userdb_get_conn(void)
 	return userdb_conn;
 }
 
+/*
+ * A connection for one lookup. libsasl2 keeps per-connection state that
+ * grows with every sasl_user_exists/sasl_checkpass on the same
+ * connection (lookups got ~7x slower over 8000 calls), so the daemons'
+ * per-request calls each get a fresh one (about 70 us), disposed after.
+ */
+static sasl_conn_t *
+userdb_new_conn(void)
+{
+	sasl_conn_t *conn = NULL;
+	int r;
+
+	if (!userdb_ready)
+		return NULL;
+	r = sasl_server_new(USERDB_SERVICE, userdb_host, NULL, NULL, NULL,
+	    userdb_cbs, 0, &conn);
+	if (r != SASL_OK) {
+		log_err("sasl_server_new: %s", sasl_errstring(r, NULL, NULL));
+		return NULL;
+	}
+	return conn;
+}
+
 static int
 userdb_fail(char *err, size_t errlen, const char *what, const char *address, int r)
 {
@@ -173,12 +196,13 @@ userdb_delete(const char *address, char *err, size_t errlen)
 int
 userdb_exists(const char *address)
 {
-	sasl_conn_t *conn = userdb_get_conn();
+	sasl_conn_t *conn = userdb_new_conn();
 	int r;
 
 	if (conn == NULL)
 		return -1;
 	r = sasl_user_exists(conn, USERDB_SERVICE, NULL, address);
+	sasl_dispose(&conn);
 	if (r == SASL_OK)
 		return 1;
 	if (r == SASL_NOUSER)
@@ -189,13 +213,14 @@ userdb_exists(const char *address)
 int
 userdb_checkpass(const char *address, const char *password)
 {
-	sasl_conn_t *conn = userdb_get_conn();
+	sasl_conn_t *conn = userdb_new_conn();
 	int r;
 
 	if (conn == NULL)
 		return -1;
 	r = sasl_checkpass(conn, address, (unsigned)strlen(address), password,
 	    (unsigned)strlen(password));
+	sasl_dispose(&conn);
 	if (r == SASL_OK)
 		return 1;
 	if (r == SASL_BADAUTH || r == SASL_NOUSER || r == SASL_DISABLED ||
