@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "log.h"
 #include "master.h"
+#include "../queue/admin.h"
 #include "util.h"
 
 static const struct {
@@ -31,6 +32,7 @@ static const struct {
 	{ "config", cmd_config },
 	{ "user", cmd_user },
 	{ "demo", cmd_demo },
+	{ "queue", cmd_queue },
 };
 
 void
@@ -43,7 +45,9 @@ master_usage(void)
 	    "       postern user passwd [-f] [-c FILE] ADDRESS\n"
 	    "       postern user del [-c FILE] ADDRESS\n"
 	    "       postern user list [-c FILE]\n"
-	    "       postern demo [DIR]\n";
+	    "       postern demo [DIR]\n"
+	    "       postern queue [-c FILE] list|flush\n"
+	    "       postern queue [-c FILE] show|delete|hold|release ID\n";
 
 	write_all(STDERR_FILENO, text, sizeof(text) - 1);
 }

@@ -1,6 +1,7 @@
 ## qmgr(8) and lookupd(8).
 pkglibexec_PROGRAMS += queue/qmgr queue/lookupd
-queue_qmgr_SOURCES = queue/qmgr.c queue/qmgr_job.c queue/qmgr.h
+queue_qmgr_SOURCES = queue/qmgr.c queue/qmgr_job.c queue/qmgr.h \
+	queue/qmgr_bounce.c queue/qmgr_control.c
 queue_qmgr_LDADD = $(POSTERN_LIBS)
 queue_lookupd_SOURCES = queue/lookupd.c
 queue_lookupd_LDADD = $(POSTERN_LIBS)

@@ -7,7 +7,13 @@
  * Start-up (crash recovery): everything in active/ first (messages that were in flight),
  * then incoming/, then due deferred/. New mail and retries wait in two
  * lists that are served in turn, so deferred mail never starves new mail
- * (nor the reverse). At most deliver_concurrency messages are in flight.
+ * (nor the reverse). Connections to the agents are counted in slots: at
+ * most deliver_concurrency to deliver, smtp_concurrency to smtp in all
+ * and smtp_destination_concurrency per destination domain. A message
+ * whose destination is at its limit stays in active/ and waits in memory
+ * for a slot of that destination (no attempt is counted); when a
+ * connection to it ends, one waiter goes back into the retry list.
+ * `postern queue` talks to us on private/qmgr-control (qmgr_control.c).
  */
 #include "config.h"
 
@@ -46,17 +52,100 @@ struct qmgr_list {
 	size_t	 head, n, cap;
 };
 
+struct qmgr_dest {
+	char	 name[256];
+	unsigned n;
+};
+
+struct qmgr_waiter {
+	char	 id[QID_LEN + 1];
+	char	 res[256];
+};
+
 static struct qmgr_list qmgr_new, qmgr_retry;
 static struct qmgr_job *qmgr_jobs;
 static size_t qmgr_njobs, qmgr_busy;
 static volatile sig_atomic_t qmgr_stop;
 static time_t qmgr_next_due;		/* earliest known deferred retry, 0 none */
+static unsigned qmgr_local_busy, qmgr_smtp_busy;
+static struct qmgr_dest *qmgr_dests;
+static size_t qmgr_ndests;
+static struct qmgr_waiter *qmgr_waiters;
+static size_t qmgr_nwaiters;
+static int qmgr_flush_all;		/* next deferred/ scan takes everything */
 
 void
 qmgr_note_retry(time_t when)
 {
 	if (qmgr_next_due == 0 || when < qmgr_next_due)
 		qmgr_next_due = when;
+}
+
+static void qmgr_wake_waiters(const char *res);
+
+static struct qmgr_dest *
+qmgr_dest_find(const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < qmgr_ndests; i++)
+		if (strcmp(qmgr_dests[i].name, domain) == 0)
+			return &qmgr_dests[i];
+	return NULL;
+}
+
+static unsigned
+qmgr_slot_count(const char *domain)
+{
+	struct qmgr_dest *d = qmgr_dest_find(domain);
+
+	return d != NULL ? d->n : 0;
+}
+
+int
+qmgr_slot_get(enum qmgr_agent a, const char *domain)
+{
+	struct qmgr_dest *d;
+
+	if (a == QMGR_AGENT_LOCAL) {
+		if (qmgr_local_busy >= qmgr_conf.deliver_concurrency)
+			return -1;
+		qmgr_local_busy++;
+		return 0;
+	}
+	if (qmgr_smtp_busy >= qmgr_conf.smtp_concurrency ||
+	    qmgr_slot_count(domain) >= qmgr_conf.smtp_destination_concurrency)
+		return -1;
+	if ((d = qmgr_dest_find(domain)) == NULL) {
+		qmgr_dests = xreallocarray(qmgr_dests, qmgr_ndests + 1,
+		    sizeof(*qmgr_dests));
+		d = &qmgr_dests[qmgr_ndests++];
+		str_copy(d->name, domain, sizeof(d->name));
+		d->n = 0;
+	}
+	d->n++;
+	qmgr_smtp_busy++;
+	return 0;
+}
+
+void
+qmgr_slot_put(enum qmgr_agent a, const char *domain)
+{
+	struct qmgr_dest *d;
+
+	if (a == QMGR_AGENT_LOCAL) {
+		if (qmgr_local_busy > 0)
+			qmgr_local_busy--;
+		qmgr_wake_waiters(QMGR_RES_LOCAL);
+		return;
+	}
+	if (qmgr_smtp_busy > 0)
+		qmgr_smtp_busy--;
+	if ((d = qmgr_dest_find(domain)) != NULL && --d->n == 0) {
+		*d = qmgr_dests[--qmgr_ndests];
+	}
+	qmgr_wake_waiters(domain);
+	qmgr_wake_waiters(QMGR_RES_SMTP);
 }
 
 static void
@@ -161,6 +250,8 @@ qmgr_take(const struct qmgr_entry *e)
 	char src[64], dst[64];
 	size_t i;
 
+	if (strcmp(e->dir, "active") == 0 && qmgr_find_job(e->id) != NULL)
+		return;		/* listed twice while its job runs */
 	if (strcmp(e->dir, "active") != 0) {
 		str_fmt(src, sizeof(src), "%s/%s", e->dir, e->id);
 		str_fmt(dst, sizeof(dst), "active/%s", e->id);
@@ -172,12 +263,13 @@ qmgr_take(const struct qmgr_entry *e)
 		}
 	}
 	for (i = 0; i < qmgr_njobs; i++)
-		if (qmgr_jobs[i].fd == -1)
+		if (!qmgr_jobs[i].used)
 			break;
 	if (i == qmgr_njobs)
 		fatal("no free job slot (internal error)");
 	qmgr_aliases_fresh();
-	if (qmgr_job_start(&qmgr_jobs[i], e->id) == 0 && qmgr_jobs[i].fd != -1)
+	if (qmgr_job_start(&qmgr_jobs[i], e->id, strcmp(e->dir, "active") == 0) == 0 &&
+	    qmgr_jobs[i].used)
 		qmgr_busy++;
 }
 
@@ -205,8 +297,10 @@ qmgr_refill(int *incoming_dirty, int *deferred_dirty)
 {
 	if (*incoming_dirty && qmgr_list_empty(&qmgr_new))
 		*incoming_dirty = qmgr_scan("incoming", &qmgr_new, 0);
-	if (*deferred_dirty && qmgr_list_empty(&qmgr_retry))
-		*deferred_dirty = qmgr_scan("deferred", &qmgr_retry, 1);
+	if (*deferred_dirty && qmgr_list_empty(&qmgr_retry)) {
+		*deferred_dirty = qmgr_scan("deferred", &qmgr_retry, !qmgr_flush_all);
+		qmgr_flush_all = 0;
+	}
 }
 
 static void
@@ -218,47 +312,70 @@ qmgr_drain_fifo(int fd)
 		continue;
 }
 
-/* Poll the FIFO and the deliver connections once; handle what is ready. */
+/* Poll the FIFO, the control socket and the agent connections once. */
 static int
-qmgr_poll(int fifo, int timeout_ms)
+qmgr_poll(int fifo, int ctl, int timeout_ms)
 {
-	struct pollfd *pfd = xcalloc(qmgr_njobs + 1, sizeof(*pfd));
+	struct pollfd *pfd;
+	struct qmgr_conn **cmap;
+	struct qmgr_job **jmap;
+	size_t i, k, n = 2, cap = 2;
 	int64_t now;
-	size_t i;
 	int woke = 0;
 
+	for (i = 0; i < qmgr_njobs; i++)
+		if (qmgr_jobs[i].used)
+			cap += qmgr_jobs[i].nconn;
+	pfd = xcalloc(cap, sizeof(*pfd));
+	cmap = xcalloc(cap, sizeof(*cmap));
+	jmap = xcalloc(cap, sizeof(*jmap));
 	pfd[0].fd = fifo;
 	pfd[0].events = POLLIN;
+	pfd[1].fd = ctl;
+	pfd[1].events = POLLIN;
 	for (i = 0; i < qmgr_njobs; i++) {
-		pfd[i + 1].fd = qmgr_jobs[i].fd;
-		pfd[i + 1].events = POLLIN;
+		if (!qmgr_jobs[i].used)
+			continue;
+		for (k = 0; k < qmgr_jobs[i].nconn; k++) {
+			if (qmgr_jobs[i].conn[k].fd == -1)
+				continue;
+			pfd[n].fd = qmgr_jobs[i].conn[k].fd;
+			pfd[n].events = POLLIN;
+			cmap[n] = &qmgr_jobs[i].conn[k];
+			jmap[n++] = &qmgr_jobs[i];
+		}
 	}
-	if (poll(pfd, qmgr_njobs + 1, timeout_ms) == -1 && errno != EINTR)
+	if (poll(pfd, n, timeout_ms) == -1 && errno != EINTR)
 		fatal("poll: %s", strerror(errno));
 	if (pfd[0].revents & POLLIN) {
 		qmgr_drain_fifo(fifo);
 		woke = 1;
 	}
+	if (ctl != -1 && (pfd[1].revents & POLLIN))
+		qmgr_control_accept(ctl);
 	now = now_ms();
-	for (i = 0; i < qmgr_njobs; i++) {
-		struct qmgr_job *j = &qmgr_jobs[i];
-		if (j->fd == -1)
-			continue;
-		if (pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			if (qmgr_job_input(j))
+	for (i = 2; i < n; i++) {
+		struct qmgr_job *j = jmap[i];
+		struct qmgr_conn *c = cmap[i];
+		if (!j->used || c->fd != pfd[i].fd)
+			continue;	/* the job ended while we looked */
+		if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (qmgr_conn_input(j, c))
 				qmgr_busy--;
-		} else if (now > j->deadline) {
-			qmgr_job_abort(j, "4.4.2 timeout waiting for the delivery agent");
-			qmgr_busy--;
+		} else if (now > c->deadline) {
+			if (qmgr_conn_abort(j, c, "4.4.2 timeout waiting for the delivery agent"))
+				qmgr_busy--;
 		}
 	}
 	free(pfd);
+	free(cmap);
+	free(jmap);
 	return woke;
 }
 
 /* The main loop; returns on SIGTERM after the deliveries in flight end. */
 static void
-qmgr_run(int fifo)
+qmgr_run(int fifo, int ctl)
 {
 	int incoming_dirty = 1, deferred_dirty = 1;
 	int64_t next_scan = now_ms() + QMGR_RESCAN_MS, stop_at = 0, now;
@@ -277,18 +394,98 @@ qmgr_run(int fifo)
 			deferred_dirty = 1;
 			continue;
 		}
+		if (qmgr_flush_all && !deferred_dirty) {
+			deferred_dirty = 1;
+			continue;
+		}
 		if (now >= next_scan) {
 			incoming_dirty = deferred_dirty = 1;
+			qmgr_wake_waiters(NULL);
 			next_scan = now + QMGR_RESCAN_MS;
 			continue;
 		}
-		if (qmgr_poll(fifo, next_scan - now > 1000 ? 1000 :
+		if (qmgr_poll(fifo, ctl, next_scan - now > 1000 ? 1000 :
 		    (int)(next_scan - now)))
 			incoming_dirty = 1;
 	}
 	for (i = 0; i < qmgr_njobs; i++)
-		if (qmgr_jobs[i].fd != -1)
+		if (qmgr_jobs[i].used)
 			qmgr_job_abort(&qmgr_jobs[i], "4.3.0 queue manager stopping");
+}
+
+/* Move waiters back into the retry list: the first one of res, or all (NULL). */
+static void
+qmgr_wake_waiters(const char *res)
+{
+	size_t i = 0;
+
+	while (i < qmgr_nwaiters) {
+		if (res != NULL && strcmp(qmgr_waiters[i].res, res) != 0) {
+			i++;
+			continue;
+		}
+		qmgr_list_push(&qmgr_retry, qmgr_waiters[i].id, "active");
+		memmove(&qmgr_waiters[i], &qmgr_waiters[i + 1],
+		    (qmgr_nwaiters - i - 1) * sizeof(*qmgr_waiters));
+		qmgr_nwaiters--;
+		if (res != NULL)
+			return;
+	}
+}
+
+void
+qmgr_wait_slot(const char *qid, const char *res, int front)
+{
+	size_t k = front ? 0 : qmgr_nwaiters;
+
+	qmgr_waiters = xreallocarray(qmgr_waiters, qmgr_nwaiters + 1,
+	    sizeof(*qmgr_waiters));
+	memmove(&qmgr_waiters[k + 1], &qmgr_waiters[k],
+	    (qmgr_nwaiters - k) * sizeof(*qmgr_waiters));
+	str_copy(qmgr_waiters[k].id, qid, sizeof(qmgr_waiters[0].id));
+	str_copy(qmgr_waiters[k].res, res, sizeof(qmgr_waiters[0].res));
+	qmgr_nwaiters++;
+	/* A slot may have freed while the job was still finishing. */
+	if (strcmp(res, QMGR_RES_LOCAL) == 0 ?
+	    qmgr_local_busy < qmgr_conf.deliver_concurrency :
+	    qmgr_smtp_busy < qmgr_conf.smtp_concurrency &&
+	    (strcmp(res, QMGR_RES_SMTP) == 0 || qmgr_slot_count(res) <
+	    qmgr_conf.smtp_destination_concurrency))
+		qmgr_wake_waiters(res);
+}
+
+int
+qmgr_unwait(const char *qid)
+{
+	size_t i;
+
+	for (i = 0; i < qmgr_nwaiters; i++) {
+		if (strcmp(qmgr_waiters[i].id, qid) != 0)
+			continue;
+		memmove(&qmgr_waiters[i], &qmgr_waiters[i + 1],
+		    (qmgr_nwaiters - i - 1) * sizeof(*qmgr_waiters));
+		qmgr_nwaiters--;
+		return 1;
+	}
+	return 0;
+}
+
+struct qmgr_job *
+qmgr_find_job(const char *qid)
+{
+	size_t i;
+
+	for (i = 0; i < qmgr_njobs; i++)
+		if (qmgr_jobs[i].used && strcmp(qmgr_jobs[i].qid, qid) == 0)
+			return &qmgr_jobs[i];
+	return NULL;
+}
+
+void
+qmgr_flush(void)
+{
+	qmgr_flush_all = 1;
+	qmgr_wake_waiters(NULL);
 }
 
 /* Crash recovery: what was in flight goes first, then new, then due mail. */
@@ -315,7 +512,7 @@ main(int argc, char **argv)
 	char err[4096];
 	const char *cf = NULL;
 	size_t i;
-	int ch, fifo;
+	int ch, fifo, ctl;
 
 	while ((ch = getopt(argc, argv, "c:")) != -1) {
 		if (ch != 'c')
@@ -340,15 +537,19 @@ main(int argc, char **argv)
 	signal_set(SIGTERM, qmgr_on_term);
 	signal_set(SIGINT, qmgr_on_term);
 	signal(SIGPIPE, SIG_IGN);
-	qmgr_njobs = qmgr_conf.deliver_concurrency > 0 ?
-	    (size_t)qmgr_conf.deliver_concurrency : 1;
+	if ((ctl = qmgr_control_open()) == -1)
+		log_warn("no control socket: `postern queue` works only on "
+		    "messages that are not being delivered");
+	qmgr_njobs = (size_t)(qmgr_conf.deliver_concurrency +
+	    qmgr_conf.smtp_concurrency);
+	if (qmgr_njobs == 0)
+		qmgr_njobs = 1;
 	qmgr_jobs = xcalloc(qmgr_njobs, sizeof(*qmgr_jobs));
-	for (i = 0; i < qmgr_njobs; i++)
-		qmgr_jobs[i].fd = -1;
+	(void)i;
 	qmgr_aliases = aliases_new(qmgr_conf.alias_file);
 	qmgr_recover();
 	log_info("ready (concurrency %zu)", qmgr_njobs);
-	qmgr_run(fifo);
+	qmgr_run(fifo, ctl);
 	aliases_free(qmgr_aliases);
 	log_info("stopped");
 	return 0;

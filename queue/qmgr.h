@@ -1,6 +1,8 @@
 /*
- * qmgr internals shared by qmgr.c (scheduling, the queue directories) and
- * qmgr_job.c (one message: aliases, the deliver protocol, results).
+ * qmgr internals shared by qmgr.c (scheduling, concurrency slots, the
+ * queue directories), qmgr_job.c (one message: aliases, routing, the
+ * agent protocol, results), qmgr_bounce.c (RFC 3464 bounces) and
+ * qmgr_control.c (the admin socket used by `postern queue`).
  */
 #ifndef POSTERN_QMGR_H
 #define POSTERN_QMGR_H
@@ -15,40 +17,93 @@ struct conf;
 struct aliases;
 
 #define QMGR_DELIVER_SOCKET	"private/deliver"
+#define QMGR_SMTP_SOCKET	"private/smtp"
+#define QMGR_CONTROL_SOCKET	"private/qmgr-control"
 #define QMGR_FIFO		"private/qmgr"
 #define QMGR_JOB_TIMEOUT_MS	(600 * 1000)	/* silence from deliver */
+#define QMGR_SMTP_TIMEOUT_MS	(3600 * 1000)	/* smtp has its own stage timeouts */
+#define QMGR_SMTP_BATCH		100		/* recipients per smtp transaction */
+#define QMGR_RES_LOCAL		"*local"	/* throttle resources */
+#define QMGR_RES_SMTP		"*smtp"
 
-/* One recipient handed to deliver. */
+enum qmgr_agent { QMGR_AGENT_LOCAL, QMGR_AGENT_SMTP };
+enum qmgr_admin { QMGR_ADMIN_NONE, QMGR_ADMIN_DELETE, QMGR_ADMIN_HOLD };
+
+/* One recipient handed to an agent. */
 struct qmgr_disp {
 	size_t	 idx;		/* index in the queue file */
 	char	*mbox;		/* final mailbox address */
 	int	 answered;
 };
 
-/* One message being worked on (in active/). */
-struct qmgr_job {
-	struct qfile	 q;
-	char		 qid[QID_LEN + 1];
-	int		 fd;		/* connection to deliver, -1 if none */
-	int64_t		 deadline;
+/* One connection to an agent (deliver, or smtp for one domain). */
+struct qmgr_conn {
+	int		 fd;		/* -1 when done */
+	enum qmgr_agent	 agent;
+	char		 domain[256];	/* smtp: the destination */
 	struct qmgr_disp *disp;
 	size_t		 ndisp;
-	char		 rbuf[4096];	/* partial reply line */
+	char		 rbuf[4096];
 	size_t		 rlen;
+	int64_t		 deadline;
+	char		 relay[300];	/* "local", or smtp's "host[ip]:port" */
+};
+
+/* One message being worked on (in active/). */
+struct qmgr_job {
+	int		 used;
+	struct qfile	 q;
+	char		 qid[QID_LEN + 1];
+	struct qmgr_conn *conn;
+	size_t		 nconn, nopen;
 	int		 ntemp;		/* temporary failures this attempt */
+	char		 throttle[256];	/* resource it waits for, "" none */
 	struct strbuf	 errors;	/* "rcpt: text" lines for defer/ID */
+	char		**diag;		/* per recipient: "CODE X.Y.Z text" */
+	char		**rmta;		/* per recipient: remote MTA name */
+	size_t		 ndiag;
+	enum qmgr_admin	 admin;		/* what `postern queue` asked for */
+	int		 retake;	/* it had waited for a slot before */
 };
 
 extern struct conf qmgr_conf;
 extern struct aliases *qmgr_aliases;
 
-/* A deferred message is due at when: rescan deferred/ then. */
+/* qmgr.c */
 void qmgr_note_retry(time_t when);
-/* Start a job on active/ID: 0 (in flight or finished), -1 (could not). */
-int qmgr_job_start(struct qmgr_job *, const char *qid);
-/* Read deliver's replies; 1 when the job is over (it is then finished). */
-int qmgr_job_input(struct qmgr_job *);
-/* Give up on deliver (timeout, shutdown): the rest is temporary. */
+/* Concurrency slots: 0 taken, -1 at the limit. */
+int qmgr_slot_get(enum qmgr_agent, const char *domain);
+void qmgr_slot_put(enum qmgr_agent, const char *domain);
+/*
+ * A message left in active/ waits for a slot of resource res; front: it
+ * had waited already (it keeps its place, so new mail cannot starve it).
+ */
+void qmgr_wait_slot(const char *qid, const char *res, int front);
+/* The job working on qid, or NULL. */
+struct qmgr_job *qmgr_find_job(const char *qid);
+/* Drop qid from the slot waiters; 1 if it was one. */
+int qmgr_unwait(const char *qid);
+/* Rescan deferred/ treating every message as due (flush). */
+void qmgr_flush(void);
+
+/* qmgr_job.c */
+/* retake: the message had been waiting for a slot (see qmgr_wait_slot). */
+int qmgr_job_start(struct qmgr_job *, const char *qid, int retake);
+/* Input on one connection; 1 when the whole job is over. */
+int qmgr_conn_input(struct qmgr_job *, struct qmgr_conn *);
+/* Give up on one connection (timeout): the rest is temporary. 1 if the job is over. */
+int qmgr_conn_abort(struct qmgr_job *, struct qmgr_conn *, const char *why);
+/* Give up on every connection (shutdown). */
 void qmgr_job_abort(struct qmgr_job *, const char *why);
+/* Remember the diagnostic of recipient i (for the bounce). */
+void qmgr_job_diag(struct qmgr_job *, size_t i, const char *text, const char *rmta);
+
+/* qmgr_bounce.c: bounce the F recipients; 0 done (they are B now), -1 not. */
+int qmgr_bounce(struct qmgr_job *);
+
+/* qmgr_control.c */
+int qmgr_control_open(void);
+/* Serve one admin connection on the listening socket. */
+void qmgr_control_accept(int lfd);
 
 #endif

@@ -1,10 +1,16 @@
 /*
  * qmgr_job: one message in active/. Runs in qmgr (as mail_owner). Expands
  * aliases (recording the expansion in the queue file as xrcpt records),
- * hands local recipients to deliver over private/deliver with the open
- * queue file (SCM_RIGHTS), records each result durably (qfile_mark +
- * qfile_sync) before it does anything else with it, then removes the
- * file, defers it with back-off, or keeps it for the bounce.
+ * routes each final address: a local one (a real user or alias: asked of
+ * lookupd, so an alias target that is nobody fails with 5.1.1 instead of
+ * creating a Maildir) to deliver over private/deliver, any other to the
+ * smtp client over private/smtp, one connection per destination domain
+ * (at most QMGR_SMTP_BATCH recipients each). Both agents get the open
+ * queue file (SCM_RIGHTS) and the same request, and answer one status
+ * line per recipient. Each result is recorded durably (qfile_mark +
+ * qfile_sync) before anything else is done with it; then the file is
+ * removed, deferred with back-off, or its failures are bounced
+ * (qmgr_bounce.c) and marked B once the bounce is committed.
  *
  * Crash reasoning: a result is on disk before it is logged or acted on,
  * so a crash at any instant repeats at most the deliveries whose result
@@ -28,8 +34,11 @@
 #include "aliases.h"
 #include "conf.h"
 #include "log.h"
+#include "lookup.h"
 #include "qmgr.h"
 #include "util.h"
+
+#define QMGR_LOOKUP_MS	5000
 
 static void qmgr_job_finish(struct qmgr_job *);
 
@@ -52,58 +61,142 @@ qmgr_orig(const struct qmgr_job *j, size_t i)
 	return p == QRCPT_NOPARENT ? j->q.rcpt[i].addr : j->q.rcpt[p].addr;
 }
 
-/* Postfix-style result line: QID: to=<..>, orig_to=<..>, relay=local, ... */
+/* Postfix-style result line: QID: to=<..>, orig_to=<..>, relay=.., ... */
 static void
 qmgr_log_result(const struct qmgr_job *j, size_t i, const char *mbox,
-    const char *status, const char *text)
+    const char *relay, const char *status, const char *text)
 {
-	char t[512], o[600];
+	char t[700], o[600];
 	const char *orig = qmgr_orig(j, i);
 
 	log_sanitize(t, sizeof(t), text, strlen(text));
 	o[0] = '\0';
 	if (strcmp(orig, mbox) != 0)
 		str_fmt(o, sizeof(o), ", orig_to=<%s>", orig);
-	log_info("%s: to=<%s>%s, relay=local, delay=%.2f, status=%s (%s)",
-	    j->qid, mbox, o, qmgr_delay(j), status, t);
+	log_info("%s: to=<%s>%s, relay=%s, delay=%.2f, status=%s (%s)",
+	    j->qid, mbox, o, relay, qmgr_delay(j), status, t);
+}
+
+void
+qmgr_job_diag(struct qmgr_job *j, size_t i, const char *text, const char *rmta)
+{
+	char *nd, *nr;
+	size_t n;
+
+	if (i >= j->ndiag) {
+		n = j->q.nrcpt > i ? j->q.nrcpt : i + 1;
+		j->diag = xreallocarray(j->diag, n, sizeof(*j->diag));
+		j->rmta = xreallocarray(j->rmta, n, sizeof(*j->rmta));
+		memset(j->diag + j->ndiag, 0, (n - j->ndiag) * sizeof(*j->diag));
+		memset(j->rmta + j->ndiag, 0, (n - j->ndiag) * sizeof(*j->rmta));
+		j->ndiag = n;
+	}
+	/* text or rmta may be the old values: copy before freeing. */
+	nd = xstrdup(text);
+	nr = rmta != NULL && *rmta != '\0' ? xstrdup(rmta) : NULL;
+	free(j->diag[i]);
+	free(j->rmta[i]);
+	j->diag[i] = nd;
+	j->rmta[i] = nr;
 }
 
 /* A temporary failure: the recipient stays pending; remember the text. */
 static void
-qmgr_temp(struct qmgr_job *j, size_t i, const char *mbox, const char *text)
+qmgr_temp(struct qmgr_job *j, size_t i, const char *mbox, const char *relay,
+    const char *text)
 {
+	char d[800];
+
 	j->ntemp++;
 	if (j->errors.len < 65536)
 		strbuf_printf(&j->errors, "%s: %s\n", mbox, text);
-	qmgr_log_result(j, i, mbox, "deferred", text);
+	str_fmt(d, sizeof(d), "451 %s", text);
+	qmgr_job_diag(j, i, d, strcmp(relay, "local") == 0 ? NULL : relay);
+	qmgr_log_result(j, i, mbox, relay, "deferred", text);
 }
 
+/* A permanent failure decided here: record it, then log it. */
 static void
-qmgr_dispatch(struct qmgr_job *j, size_t i, const char *mbox)
+qmgr_perm(struct qmgr_job *j, size_t i, const char *mbox, const char *text)
 {
-	j->disp = xreallocarray(j->disp, j->ndisp + 1, sizeof(*j->disp));
-	j->disp[j->ndisp].idx = i;
-	j->disp[j->ndisp].mbox = xstrdup(mbox);
-	j->disp[j->ndisp].answered = 0;
-	j->ndisp++;
+	char d[800];
+
+	if (qfile_mark(&j->q, i, QRCPT_FAILED) == -1 || qfile_sync(&j->q) == -1) {
+		qmgr_temp(j, i, mbox, "none", "4.3.0 cannot record the result");
+		return;
+	}
+	str_fmt(d, sizeof(d), "550 %s", text);
+	qmgr_job_diag(j, i, d, NULL);
+	qmgr_log_result(j, i, mbox, "none", "bounced", text);
 }
 
-/* Route one final address: local → deliver; anything else → the hook. */
+static struct qmgr_conn *
+qmgr_conn_new(struct qmgr_job *j, enum qmgr_agent a, const char *domain)
+{
+	struct qmgr_conn *c;
+
+	j->conn = xreallocarray(j->conn, j->nconn + 1, sizeof(*j->conn));
+	c = &j->conn[j->nconn++];
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	c->agent = a;
+	str_copy(c->domain, domain, sizeof(c->domain));
+	str_copy(c->relay, a == QMGR_AGENT_LOCAL ? "local" : "none", sizeof(c->relay));
+	return c;
+}
+
+/* Add recipient i to the open group for (agent, domain). */
+static void
+qmgr_group_add(struct qmgr_job *j, enum qmgr_agent a, const char *domain,
+    size_t i, const char *mbox)
+{
+	struct qmgr_conn *c = NULL;
+	size_t k;
+
+	for (k = j->nconn; k > 0; k--) {
+		c = &j->conn[k - 1];
+		if (c->agent == a && strcmp(c->domain, domain) == 0)
+			break;
+		c = NULL;
+	}
+	if (c == NULL || (a == QMGR_AGENT_SMTP && c->ndisp >= QMGR_SMTP_BATCH))
+		c = qmgr_conn_new(j, a, domain);
+	c->disp = xreallocarray(c->disp, c->ndisp + 1, sizeof(*c->disp));
+	c->disp[c->ndisp].idx = i;
+	c->disp[c->ndisp].mbox = xstrdup(mbox);
+	c->disp[c->ndisp].answered = 0;
+	c->ndisp++;
+}
+
+/* Route one final address: local -> deliver (if it exists), else smtp. */
 static void
 qmgr_route(struct qmgr_job *j, size_t i, const char *mbox)
 {
 	const char *at = strrchr(mbox, '@');
+	char dom[256], t[700];
 
-	if (at != NULL && conf_is_local_domain(&qmgr_conf, at + 1)) {
-		qmgr_dispatch(j, i, mbox);
+	if (at == NULL || at[1] == '\0' || str_copy(dom, at + 1, sizeof(dom)) == -1) {
+		qmgr_perm(j, i, mbox, "5.1.3 bad recipient address syntax");
 		return;
 	}
-	/*
-	 * HOOK (issue 4, the smtp client): non-local recipients (reachable
-	 * only through aliases for now) go to the outbound SMTP client here.
-	 * Until it exists they are deferred, so nothing is lost.
-	 */
-	qmgr_temp(j, i, mbox, "4.4.1 outbound delivery not available yet");
+	str_lower(dom);
+	if (!conf_is_local_domain(&qmgr_conf, dom)) {
+		qmgr_group_add(j, QMGR_AGENT_SMTP, dom, i, mbox);
+		return;
+	}
+	switch (lookup_rcpt(LOOKUP_SOCKET, mbox, QMGR_LOOKUP_MS)) {
+	case LOOKUP_OK:
+		qmgr_group_add(j, QMGR_AGENT_LOCAL, "", i, mbox);
+		break;
+	case LOOKUP_NOUSER:
+	case LOOKUP_NOTLOCAL:
+		str_fmt(t, sizeof(t), "5.1.1 <%s>: no such user here", mbox);
+		qmgr_perm(j, i, mbox, t);
+		break;
+	default:
+		qmgr_temp(j, i, mbox, "none", "4.3.0 recipient lookup failed (lookupd)");
+		break;
+	}
 }
 
 static int
@@ -140,7 +233,7 @@ qmgr_expand(struct qmgr_job *j, size_t i)
 	    sizeof(err)) == -1) {
 		char t[300];
 		str_fmt(t, sizeof(t), "4.3.5 alias expansion failed: %s", err);
-		qmgr_temp(j, i, addr, t);
+		qmgr_temp(j, i, addr, "none", t);
 		return;
 	}
 	if (l.n == 1 && str_ieq(l.addr[0], addr)) {
@@ -153,12 +246,12 @@ qmgr_expand(struct qmgr_job *j, size_t i)
 			break;
 	alias_list_free(&l);
 	if (k < l.n || qfile_sync(&j->q) == -1) {
-		qmgr_temp(j, i, addr, "4.3.0 cannot record the alias expansion");
+		qmgr_temp(j, i, addr, "none", "4.3.0 cannot record the alias expansion");
 		return;
 	}
 mark:
 	if (qfile_mark(&j->q, i, QRCPT_EXPANDED) == -1 || qfile_sync(&j->q) == -1)
-		qmgr_temp(j, i, addr, "4.3.0 cannot record the alias expansion");
+		qmgr_temp(j, i, addr, "none", "4.3.0 cannot record the alias expansion");
 }
 
 /* Decide what to do with every pending recipient. */
@@ -181,14 +274,14 @@ qmgr_plan(struct qmgr_job *j)
 }
 
 static int
-qmgr_connect(void)
+qmgr_connect(const char *path)
 {
 	struct sockaddr_un sun;
 	int fd;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	str_copy(sun.sun_path, QMGR_DELIVER_SOCKET, sizeof(sun.sun_path));
+	str_copy(sun.sun_path, path, sizeof(sun.sun_path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
@@ -234,9 +327,9 @@ qmgr_send(int fd, const struct qmgr_job *j, const struct strbuf *req)
 	return write_all(fd, req->data + n, req->len - (size_t)n);
 }
 
-/* Build the request and hand it to a deliver child. 0 or -1. */
+/* Build the request and hand it to the agent. 0 or -1. */
 static int
-qmgr_request(struct qmgr_job *j)
+qmgr_request(struct qmgr_job *j, struct qmgr_conn *c)
 {
 	struct strbuf req;
 	size_t k;
@@ -246,33 +339,79 @@ qmgr_request(struct qmgr_job *j)
 	if (strbuf_printf(&req, "qid %s\nsender %s\ndata %lld %llu\n", j->qid,
 	    j->q.sender, (long long)j->q.data_off, j->q.size) == -1)
 		goto out;
-	for (k = 0; k < j->ndisp; k++)
-		if (strbuf_printf(&req, "rcpt %zu %s\n", j->disp[k].idx,
-		    j->disp[k].mbox) == -1)
+	for (k = 0; k < c->ndisp; k++)
+		if (strbuf_printf(&req, "rcpt %zu %s\n", c->disp[k].idx,
+		    c->disp[k].mbox) == -1)
 			goto out;
 	if (strbuf_puts(&req, "end\n") == -1)
 		goto out;
-	if ((fd = qmgr_connect()) == -1)
+	if ((fd = qmgr_connect(c->agent == QMGR_AGENT_LOCAL ? QMGR_DELIVER_SOCKET :
+	    QMGR_SMTP_SOCKET)) == -1)
 		goto out;
 	if (qmgr_send(fd, j, &req) == -1 || fd_set_nonblock(fd, 1) == -1) {
 		close(fd);
 		goto out;
 	}
-	j->fd = fd;
-	j->deadline = now_ms() + QMGR_JOB_TIMEOUT_MS;
+	c->fd = fd;
+	c->deadline = now_ms() + (c->agent == QMGR_AGENT_LOCAL ?
+	    QMGR_JOB_TIMEOUT_MS : QMGR_SMTP_TIMEOUT_MS);
 	rv = 0;
 out:
 	strbuf_free(&req);
 	return rv;
 }
 
+/* Every recipient of c that has no answer: temporary (why). */
+static void
+qmgr_conn_fail(struct qmgr_job *j, struct qmgr_conn *c, const char *why)
+{
+	size_t k;
+
+	for (k = 0; k < c->ndisp; k++) {
+		if (c->disp[k].answered)
+			continue;
+		c->disp[k].answered = 1;
+		qmgr_temp(j, c->disp[k].idx, c->disp[k].mbox, c->relay, why);
+	}
+}
+
+/* Start every group that gets a slot; the others wait (no attempt counted). */
+static void
+qmgr_start_conns(struct qmgr_job *j)
+{
+	struct qmgr_conn *c;
+	char t[256];
+	size_t k;
+
+	for (k = 0; k < j->nconn; k++) {
+		c = &j->conn[k];
+		if (qmgr_slot_get(c->agent, c->domain) == -1) {
+			for (size_t d = 0; d < c->ndisp; d++)
+				c->disp[d].answered = 1;	/* stays pending */
+			if (j->throttle[0] == '\0')
+				str_copy(j->throttle, c->agent == QMGR_AGENT_LOCAL ?
+				    QMGR_RES_LOCAL : c->domain, sizeof(j->throttle));
+			continue;
+		}
+		if (qmgr_request(j, c) == -1) {
+			str_fmt(t, sizeof(t), "4.3.0 cannot reach the %s agent: %s",
+			    c->agent == QMGR_AGENT_LOCAL ? "delivery" : "smtp",
+			    strerror(errno));
+			qmgr_slot_put(c->agent, c->domain);
+			qmgr_conn_fail(j, c, t);
+			continue;
+		}
+		j->nopen++;
+	}
+}
+
 int
-qmgr_job_start(struct qmgr_job *j, const char *qid)
+qmgr_job_start(struct qmgr_job *j, const char *qid, int retake)
 {
 	char path[64], hold[64];
 
 	memset(j, 0, sizeof(*j));
-	j->fd = -1;
+	j->retake = retake;
 	str_copy(j->qid, qid, sizeof(j->qid));
 	str_fmt(path, sizeof(path), "active/%s", qid);
 	if (qfile_open(&j->q, path, 1) == -1) {
@@ -285,106 +424,136 @@ qmgr_job_start(struct qmgr_job *j, const char *qid)
 			log_err("%s: open %s: %s", qid, path, strerror(errno));
 		return -1;
 	}
+	j->used = 1;
 	strbuf_init(&j->errors, 128 * 1024);
 	log_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", qid,
 	    j->q.sender, j->q.size, j->q.nrcpt);
 	qmgr_plan(j);
-	if (j->ndisp > 0 && qmgr_request(j) == -1) {
-		char t[256];
-		str_fmt(t, sizeof(t), "4.3.0 cannot reach the delivery agent: %s",
-		    strerror(errno));
-		qmgr_job_abort(j, t);
-		return 0;
-	}
-	if (j->fd == -1)
+	qmgr_start_conns(j);
+	if (j->nopen == 0)
 		qmgr_job_finish(j);
 	return 0;
 }
 
 static struct qmgr_disp *
-qmgr_find_disp(struct qmgr_job *j, unsigned long long idx)
+qmgr_find_disp(struct qmgr_conn *c, unsigned long long idx)
 {
 	size_t k;
 
-	for (k = 0; k < j->ndisp; k++)
-		if (j->disp[k].idx == idx && !j->disp[k].answered)
-			return &j->disp[k];
+	for (k = 0; k < c->ndisp; k++)
+		if (c->disp[k].idx == idx && !c->disp[k].answered)
+			return &c->disp[k];
 	return NULL;
 }
 
-/* One status line from deliver: "IDX CODE X.Y.Z text". Durable first. */
+/* The host part of "host[ip]:port" for Remote-MTA. */
+static void
+qmgr_rmta(const struct qmgr_conn *c, char *out, size_t len)
+{
+	const char *b = strchr(c->relay, '[');
+
+	out[0] = '\0';
+	if (c->agent != QMGR_AGENT_SMTP || strcmp(c->relay, "none") == 0)
+		return;
+	str_copy(out, c->relay, b != NULL && (size_t)(b - c->relay) < len ?
+	    (size_t)(b - c->relay) + 1 : len);
+}
+
+/* One status line from an agent: "IDX CODE X.Y.Z text". Durable first. */
 static int
-qmgr_reply(struct qmgr_job *j, char *line)
+qmgr_reply(struct qmgr_job *j, struct qmgr_conn *c, char *line)
 {
 	unsigned long long idx;
 	struct qmgr_disp *d;
-	char *sp, *text;
+	char *sp, *text, rmta[300];
 
+	if (strncmp(line, "relay ", 6) == 0 && c->agent == QMGR_AGENT_SMTP) {
+		log_sanitize(c->relay, sizeof(c->relay), line + 6, strlen(line + 6));
+		return 0;
+	}
 	if ((sp = strchr(line, ' ')) == NULL)
 		return -1;
 	*sp = '\0';
 	text = sp + 1;
 	if (parse_ullong(line, 0, j->q.nrcpt, &idx) == -1 ||
-	    (d = qmgr_find_disp(j, idx)) == NULL || strlen(text) < 4 ||
+	    (d = qmgr_find_disp(c, idx)) == NULL || strlen(text) < 4 ||
 	    (text[0] != '2' && text[0] != '4' && text[0] != '5') || text[3] != ' ')
 		return -1;
 	d->answered = 1;
 	if (text[0] == '4') {
-		qmgr_temp(j, d->idx, d->mbox, text + 4);
+		qmgr_temp(j, d->idx, d->mbox, c->relay, text + 4);
 		return 0;
 	}
 	if (qfile_mark(&j->q, d->idx, text[0] == '2' ? QRCPT_DONE : QRCPT_FAILED) == -1 ||
 	    qfile_sync(&j->q) == -1) {
 		/* Not recorded: it may be delivered again later (a duplicate). */
 		log_err("%s: cannot record a result: %s", j->qid, strerror(errno));
-		qmgr_temp(j, d->idx, d->mbox, "4.3.0 cannot record the result");
+		qmgr_temp(j, d->idx, d->mbox, c->relay, "4.3.0 cannot record the result");
 		return 0;
 	}
+	qmgr_rmta(c, rmta, sizeof(rmta));
+	if (text[0] == '5')
+		qmgr_job_diag(j, d->idx, text, rmta);
 	text += 4;
 	if (text[0] == '2' && (sp = strchr(text, ' ')) != NULL)
 		text = sp + 1;	/* "sent (delivered to maildir)", as Postfix logs */
-	qmgr_log_result(j, d->idx, d->mbox,
+	qmgr_log_result(j, d->idx, d->mbox, c->relay,
 	    j->q.rcpt[d->idx].status == QRCPT_DONE ? "sent" : "bounced", text);
 	return 0;
 }
 
+/* The connection is done: free its slot; 1 if the job is over too. */
+static int
+qmgr_conn_done(struct qmgr_job *j, struct qmgr_conn *c)
+{
+	if (c->fd != -1) {
+		close(c->fd);
+		c->fd = -1;
+		qmgr_slot_put(c->agent, c->domain);
+		j->nopen--;
+	}
+	if (j->nopen > 0)
+		return 0;
+	qmgr_job_finish(j);
+	return 1;
+}
+
 int
-qmgr_job_input(struct qmgr_job *j)
+qmgr_conn_abort(struct qmgr_job *j, struct qmgr_conn *c, const char *why)
+{
+	qmgr_conn_fail(j, c, why);
+	return qmgr_conn_done(j, c);
+}
+
+int
+qmgr_conn_input(struct qmgr_job *j, struct qmgr_conn *c)
 {
 	char *nl;
 	ssize_t n;
 	size_t used;
 
-	n = read(j->fd, j->rbuf + j->rlen, sizeof(j->rbuf) - 1 - j->rlen);
+	n = read(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - 1 - c->rlen);
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return 0;
-	if (n <= 0) {
-		qmgr_job_abort(j, "4.3.0 the delivery agent ended early");
-		return 1;
-	}
-	j->rlen += (size_t)n;
-	j->deadline = now_ms() + QMGR_JOB_TIMEOUT_MS;
-	while ((nl = memchr(j->rbuf, '\n', j->rlen)) != NULL) {
+	if (n <= 0)
+		return qmgr_conn_abort(j, c, "4.3.0 the delivery agent ended early");
+	c->rlen += (size_t)n;
+	c->deadline = now_ms() + (c->agent == QMGR_AGENT_LOCAL ?
+	    QMGR_JOB_TIMEOUT_MS : QMGR_SMTP_TIMEOUT_MS);
+	while ((nl = memchr(c->rbuf, '\n', c->rlen)) != NULL) {
 		*nl = '\0';
-		if (qmgr_reply(j, j->rbuf) == -1) {
-			qmgr_job_abort(j, "4.3.0 bad reply from the delivery agent");
-			return 1;
-		}
-		used = (size_t)(nl - j->rbuf) + 1;
-		memmove(j->rbuf, j->rbuf + used, j->rlen - used);
-		j->rlen -= used;
+		if (qmgr_reply(j, c, c->rbuf) == -1)
+			return qmgr_conn_abort(j, c, "4.3.0 bad reply from the delivery agent");
+		used = (size_t)(nl - c->rbuf) + 1;
+		memmove(c->rbuf, c->rbuf + used, c->rlen - used);
+		c->rlen -= used;
 	}
-	if (j->rlen >= sizeof(j->rbuf) - 1) {
-		qmgr_job_abort(j, "4.3.0 bad reply from the delivery agent");
-		return 1;
-	}
-	for (used = 0; used < j->ndisp; used++)
-		if (!j->disp[used].answered)
+	if (c->rlen >= sizeof(c->rbuf) - 1)
+		return qmgr_conn_abort(j, c, "4.3.0 bad reply from the delivery agent");
+	for (used = 0; used < c->ndisp; used++)
+		if (!c->disp[used].answered)
 			return 0;
-	close(j->fd);
-	j->fd = -1;
-	qmgr_job_finish(j);
-	return 1;
+	return qmgr_conn_done(j, c);
 }
 
 void
@@ -392,30 +561,34 @@ qmgr_job_abort(struct qmgr_job *j, const char *why)
 {
 	size_t k;
 
-	if (j->fd != -1)
-		close(j->fd);
-	j->fd = -1;
-	for (k = 0; k < j->ndisp; k++) {
-		if (!j->disp[k].answered) {
-			j->disp[k].answered = 1;
-			qmgr_temp(j, j->disp[k].idx, j->disp[k].mbox, why);
-		}
-	}
-	qmgr_job_finish(j);
+	for (k = 0; k < j->nconn && j->used; k++)
+		if (j->conn[k].fd != -1)
+			qmgr_conn_abort(j, &j->conn[k], why);
 }
 
 static void
 qmgr_job_free(struct qmgr_job *j)
 {
-	size_t k;
+	size_t k, d;
 
-	for (k = 0; k < j->ndisp; k++)
-		free(j->disp[k].mbox);
-	free(j->disp);
-	j->disp = NULL;
-	j->ndisp = 0;
+	for (k = 0; k < j->nconn; k++) {
+		for (d = 0; d < j->conn[k].ndisp; d++)
+			free(j->conn[k].disp[d].mbox);
+		free(j->conn[k].disp);
+	}
+	free(j->conn);
+	for (k = 0; k < j->ndiag; k++) {
+		free(j->diag[k]);
+		free(j->rmta[k]);
+	}
+	free(j->diag);
+	free(j->rmta);
+	j->conn = NULL;
+	j->diag = j->rmta = NULL;
+	j->nconn = j->ndiag = 0;
 	strbuf_free(&j->errors);
 	qfile_close(&j->q);
+	j->used = 0;
 }
 
 /* Write defer/ID (the last errors) atomically: tmp name, fsync, rename. */
@@ -448,52 +621,42 @@ qmgr_backoff(unsigned attempts)
 	return d < qmgr_conf.queue_retry_max ? d : qmgr_conf.queue_retry_max;
 }
 
+/* active/ID to dir/ID (deferred, hold). */
 static void
-qmgr_defer(struct qmgr_job *j)
+qmgr_move(struct qmgr_job *j, const char *dir)
 {
 	char src[64], dst[64];
-	unsigned att = j->q.attempts + 1;
-	long long d = qmgr_backoff(att);
+
+	str_fmt(src, sizeof(src), "active/%s", j->qid);
+	str_fmt(dst, sizeof(dst), "%s/%s", dir, j->qid);
+	if (rename(src, dst) == -1)
+		log_err("%s: rename to %s/: %s", j->qid, dir, strerror(errno));
+}
+
+static void
+qmgr_defer(struct qmgr_job *j, int count_attempt)
+{
+	unsigned att = j->q.attempts + (count_attempt ? 1 : 0);
+	long long d = count_attempt ? qmgr_backoff(att) : 0;
 
 	if (qfile_set_retry(&j->q, att, time(NULL) + d) == -1 ||
 	    qfile_sync(&j->q) == -1)
 		log_err("%s: cannot record the retry time: %s", j->qid,
 		    strerror(errno));
-	qmgr_write_defer(j);
+	if (count_attempt)
+		qmgr_write_defer(j);
 	qmgr_note_retry(time(NULL) + d);
-	str_fmt(src, sizeof(src), "active/%s", j->qid);
-	str_fmt(dst, sizeof(dst), "deferred/%s", j->qid);
-	if (rename(src, dst) == -1)
-		log_err("%s: rename to deferred/: %s", j->qid, strerror(errno));
-	log_info("%s: deferred, attempt %u, next attempt in %llds", j->qid, att, d);
+	qmgr_move(j, "deferred");
+	if (count_attempt)
+		log_info("%s: deferred, attempt %u, next attempt in %llds", j->qid,
+		    att, d);
 }
 
-/*
- * HOOK (issue 4, DSN bounces, RFC 3464): recipients marked F are owed a
- * bounce. Until the bounce writer exists the file is kept in hold/ so the
- * record is not lost; the null sender never gets a bounce.
- */
-static int
-qmgr_bounce_hook(struct qmgr_job *j, size_t nfailed)
-{
-	char src[64], dst[64];
-
-	if (j->q.sender[0] == '\0')
-		return 0;	/* DESIGN.md: no bounce to the null sender */
-	str_fmt(src, sizeof(src), "active/%s", j->qid);
-	str_fmt(dst, sizeof(dst), "hold/%s", j->qid);
-	if (rename(src, dst) == -1)
-		log_err("%s: rename to hold/: %s", j->qid, strerror(errno));
-	log_warn("%s: %zu recipient(s) failed; bounce to <%s> owed (DSN not "
-	    "implemented yet), message kept in hold/", j->qid, nfailed, j->q.sender);
-	return 1;
-}
-
-/* Past queue_lifetime: every pending recipient fails. */
+/* Past queue_lifetime: every pending recipient fails (4.4.7). */
 static void
 qmgr_expire(struct qmgr_job *j)
 {
-	char t[300];
+	char t[900];
 	size_t i;
 
 	for (i = 0; i < j->q.nrcpt; i++) {
@@ -506,42 +669,82 @@ qmgr_expire(struct qmgr_job *j)
 	if (qfile_sync(&j->q) == -1)
 		log_err("%s: fdatasync: %s", j->qid, strerror(errno));
 	for (i = 0; i < j->q.nrcpt; i++) {
-		if (j->q.rcpt[i].status != QRCPT_FAILED)
+		if (j->q.rcpt[i].status != QRCPT_FAILED ||
+		    (i < j->ndiag && j->diag[i] != NULL && j->diag[i][0] == '5'))
 			continue;
-		str_fmt(t, sizeof(t), "4.4.7 message expired after %llds in the queue",
-		    (long long)(time(NULL) - j->q.arrival));
-		qmgr_log_result(j, i, j->q.rcpt[i].addr, "bounced", t);
+		str_fmt(t, sizeof(t), "4.4.7 message expired after %llds in the "
+		    "queue; last error: %s", (long long)(time(NULL) - j->q.arrival),
+		    i < j->ndiag && j->diag[i] != NULL ? j->diag[i] + 4 : "none");
+		qmgr_log_result(j, i, j->q.rcpt[i].addr, "none", "bounced", t);
+		str_fmt(t, sizeof(t), "550 4.4.7 message expired after %llds in the "
+		    "queue; last error: %s", (long long)(time(NULL) - j->q.arrival),
+		    i < j->ndiag && j->diag[i] != NULL ? j->diag[i] + 4 : "none");
+		qmgr_job_diag(j, i, t, i < j->ndiag ? j->rmta[i] : NULL);
 	}
+}
+
+static void
+qmgr_remove(struct qmgr_job *j)
+{
+	char path[64];
+
+	str_fmt(path, sizeof(path), "defer/%s", j->qid);
+	unlink(path);
+	str_fmt(path, sizeof(path), "active/%s", j->qid);
+	if (unlink(path) == -1)
+		log_err("%s: unlink %s: %s", j->qid, path, strerror(errno));
+	else
+		log_info("%s: removed", j->qid);
+}
+
+/* What the admin asked for while the message was being delivered. */
+static int
+qmgr_admin_finish(struct qmgr_job *j)
+{
+	if (j->admin == QMGR_ADMIN_DELETE) {
+		log_info("%s: deleted by the administrator", j->qid);
+		qmgr_remove(j);
+	} else if (j->admin == QMGR_ADMIN_HOLD) {
+		log_info("%s: put on hold by the administrator", j->qid);
+		qmgr_move(j, "hold");
+	} else
+		return 0;
+	return 1;
 }
 
 static void
 qmgr_job_finish(struct qmgr_job *j)
 {
-	char path[64];
 	size_t i, pending = 0, failed = 0;
 
 	for (i = 0; i < j->q.nrcpt; i++) {
 		pending += j->q.rcpt[i].status == QRCPT_PENDING;
 		failed += j->q.rcpt[i].status == QRCPT_FAILED;
 	}
-	if (pending > 0 &&
-	    time(NULL) - j->q.arrival < (time_t)qmgr_conf.queue_lifetime) {
-		qmgr_defer(j);
-		qmgr_job_free(j);
-		return;
+	if (qmgr_admin_finish(j))
+		goto out;
+	if (pending > 0 && j->ntemp == 0 && j->throttle[0] != '\0') {
+		/* Only waiting for a slot: stay in active/, no attempt counted. */
+		if (failed > 0)
+			qmgr_bounce(j);
+		qmgr_wait_slot(j->qid, j->throttle, j->retake);
+		goto out;
 	}
-	if (pending > 0) {
+	if (pending > 0 &&
+	    time(NULL) - j->q.arrival >= (time_t)qmgr_conf.queue_lifetime) {
 		qmgr_expire(j);
 		failed += pending;
+		pending = 0;
 	}
-	if (failed == 0 || !qmgr_bounce_hook(j, failed)) {
-		str_fmt(path, sizeof(path), "defer/%s", j->qid);
-		unlink(path);
-		str_fmt(path, sizeof(path), "active/%s", j->qid);
-		if (unlink(path) == -1)
-			log_err("%s: unlink %s: %s", j->qid, path, strerror(errno));
-		else
-			log_info("%s: removed", j->qid);
+	if (failed > 0 && qmgr_bounce(j) == -1) {
+		/* Not committed: keep the F marks and try again later. */
+		qmgr_defer(j, 1);
+		goto out;
 	}
+	if (pending > 0)
+		qmgr_defer(j, 1);
+	else
+		qmgr_remove(j);
+out:
 	qmgr_job_free(j);
 }

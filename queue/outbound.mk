@@ -1,0 +1,6 @@
+## (fragment, issue 4) the outbound smtp(8) client. qmgr and the queue
+## admin command (`postern queue`, master/local.mk) are built elsewhere.
+pkglibexec_PROGRAMS += queue/smtp
+queue_smtp_SOURCES = queue/smtp.c queue/smtp_route.c queue/smtp_proto.c \
+	queue/smtp.h
+queue_smtp_LDADD = $(POSTERN_LIBS) -lresolv

@@ -1,0 +1,446 @@
+/*
+ * smtp: the outbound SMTP client. qmgr connects to private/smtp (bound
+ * by the master) and passes an open queue file (SCM_RIGHTS) plus the same
+ * request deliver(8) receives (qid, sender, data, "rcpt IDX ADDRESS", end);
+ * every recipient of one request has the same domain. The reply is one
+ * line "relay HOST[IP]:PORT" (when a host was reached) and then one
+ * status line per recipient: "IDX CODE X.Y.Z text".
+ *
+ * Privileges (DESIGN.md rule 3): the accepting parent reads the maps, the
+ * relayhost credentials (refused unless mode 0600 or stricter) and the
+ * TLS trust store at start-up, then only accepts and forks. Each child
+ * fills its resolver state from /etc/resolv.conf (res_ninit), then drops
+ * to mail_owner and, when started as root, chroots to the queue directory
+ * BEFORE it reads a byte of the request. DNS queries then go straight to
+ * the name servers with that state, as Postfix's chrooted smtp does with
+ * its copy of resolv.conf; /etc/hosts is not consulted (next hops in the
+ * maps may be address literals). Not root: everything runs as the
+ * invoking user without chroot (rule 6).
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "listen.h"
+#include "log.h"
+#include "priv.h"
+#include "smtp.h"
+#include "strbuf.h"
+#include "tls.h"
+#include "util.h"
+
+#define SMTP_REQ_MAX	(1024 * 1024)
+#define SMTP_REQ_TIMEOUT_MS	30000
+
+static struct conf smtp_conf;
+static struct smtp_ctx smtp_ctx;
+static struct priv_id smtp_owner;
+
+static int
+smtp_take_fd(struct msghdr *msg, int *fd)
+{
+	struct cmsghdr *c;
+	int bad = 0, n, i, *fds;
+
+	for (c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+			bad = 1;
+			continue;
+		}
+		n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		fds = (int *)CMSG_DATA(c);
+		for (i = 0; i < n; i++) {
+			if (*fd == -1)
+				*fd = fds[i];
+			else {
+				close(fds[i]);
+				bad = 1;
+			}
+		}
+	}
+	return bad || (msg->msg_flags & MSG_CTRUNC) ? -1 : 0;
+}
+
+/* The request text up to "end\n" and the passed fd. 0 or -1. */
+static int
+smtp_read_req(int conn, struct strbuf *sb, int *fd)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} cm;
+	char buf[8192];
+	struct msghdr msg;
+	struct iovec iov;
+	struct pollfd p = { conn, POLLIN, 0 };
+	int64_t deadline = now_ms() + SMTP_REQ_TIMEOUT_MS;
+	ssize_t n;
+
+	for (;;) {
+		if (deadline - now_ms() <= 0 ||
+		    poll(&p, 1, (int)(deadline - now_ms())) == 0)
+			return -1;
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = buf;
+		iov.iov_len = sizeof(buf);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cm.buf;
+		msg.msg_controllen = sizeof(cm.buf);
+		n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0 || smtp_take_fd(&msg, fd) == -1 ||
+		    strbuf_append(sb, buf, (size_t)n) == -1)
+			return -1;
+		if (sb->len >= 4 && memcmp(sb->data + sb->len - 4, "end\n", 4) == 0 &&
+		    (sb->len == 4 || sb->data[sb->len - 5] == '\n'))
+			return *fd == -1 ? -1 : 0;
+	}
+}
+
+static int
+smtp_clean(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* "rcpt IDX ADDRESS": one more recipient, all of one domain. */
+static int
+smtp_parse_rcpt(struct smtp_req *r, char *line)
+{
+	char *sp, *at;
+	struct smtp_rcpt *rc;
+
+	if (strncmp(line, "rcpt ", 5) != 0 || r->nrcpt >= SMTP_MAX_RCPT ||
+	    (sp = strchr(line + 5, ' ')) == NULL || sp[1] == '\0' ||
+	    strlen(sp + 1) > QFILE_ADDR_MAX || (at = strrchr(sp + 1, '@')) == NULL ||
+	    at[1] == '\0' || strpbrk(sp + 1, "<> ") != NULL)
+		return -1;
+	*sp = '\0';
+	if (r->nrcpt == 0 && str_copy(r->domain, at + 1, sizeof(r->domain)) == -1)
+		return -1;
+	if (!str_ieq(r->domain, at + 1))
+		return -1;
+	r->rcpt = xreallocarray(r->rcpt, r->nrcpt + 1, sizeof(*r->rcpt));
+	rc = &r->rcpt[r->nrcpt];
+	memset(rc, 0, sizeof(*rc));
+	if (parse_ullong(line + 5, 0, 1000000, &rc->idx) == -1)
+		return -1;
+	rc->addr = xstrdup(sp + 1);
+	r->nrcpt++;
+	return 0;
+}
+
+static int
+smtp_parse_line(struct smtp_req *r, size_t lineno, char *line)
+{
+	unsigned long long off;
+	char *sp;
+
+	if (!smtp_clean(line))
+		return -1;
+	if (lineno == 0)
+		return strncmp(line, "qid ", 4) != 0 ||
+		    str_copy(r->qid, line + 4, sizeof(r->qid)) == -1 ? -1 : 0;
+	if (lineno == 1) {
+		if (strncmp(line, "sender ", 7) != 0 || strlen(line + 7) > QFILE_ADDR_MAX ||
+		    strpbrk(line + 7, "<> ") != NULL)
+			return -1;
+		r->sender = xstrdup(line + 7);
+		return 0;
+	}
+	if (lineno == 2) {
+		if (strncmp(line, "data ", 5) != 0 || (sp = strchr(line + 5, ' ')) == NULL)
+			return -1;
+		*sp = '\0';
+		if (parse_ullong(line + 5, 0, LLONG_MAX, &off) == -1 ||
+		    parse_ullong(sp + 1, 0, LLONG_MAX, &r->size) == -1)
+			return -1;
+		r->off = (off_t)off;
+		return 0;
+	}
+	return smtp_parse_rcpt(r, line);
+}
+
+static int
+smtp_parse_req(struct smtp_req *r, char *text, size_t len)
+{
+	char *line = text, *nl, *end = text + len;
+	size_t lineno = 0;
+
+	while (line < end && (nl = memchr(line, '\n', (size_t)(end - line))) != NULL) {
+		*nl = '\0';
+		if (strcmp(line, "end") == 0)
+			return nl + 1 == end && lineno >= 4 ? 0 : -1;
+		if (memchr(line, '\0', (size_t)(nl - line)) != NULL ||
+		    smtp_parse_line(r, lineno, line) == -1)
+			return -1;
+		lineno++;
+		line = nl + 1;
+	}
+	return -1;
+}
+
+/* The content range lies in the file; ORCPT/NOTIFY/BODY come from it. */
+static int
+smtp_check_fd(struct smtp_req *r)
+{
+	struct stat st;
+	size_t i;
+	int fd;
+
+	if (fstat(r->fd, &st) == -1 || !S_ISREG(st.st_mode) || r->off < 0 ||
+	    (unsigned long long)r->off > (unsigned long long)st.st_size ||
+	    r->size > (unsigned long long)(st.st_size - r->off))
+		return -1;
+	if ((fd = dup(r->fd)) == -1)
+		return -1;
+	if (qfile_open_fd(&r->q, fd) == -1) {
+		close(fd);
+		return 0;	/* the envelope extras are optional */
+	}
+	r->have_q = 1;
+	for (i = 0; i < r->nrcpt; i++) {
+		if (r->rcpt[i].idx >= r->q.nrcpt)
+			continue;
+		r->rcpt[i].orcpt = r->q.rcpt[r->rcpt[i].idx].orcpt;
+		r->rcpt[i].notify = r->q.rcpt[r->rcpt[i].idx].notify;
+	}
+	return 0;
+}
+
+static void
+smtp_req_free(struct smtp_req *r)
+{
+	size_t i;
+
+	if (r->have_q)
+		qfile_close(&r->q);
+	if (r->fd != -1)
+		close(r->fd);
+	for (i = 0; i < r->nrcpt; i++)
+		free(r->rcpt[i].addr);
+	free(r->rcpt);
+	free(r->sender);
+}
+
+/* Every recipient without a result gets this one. */
+static void
+smtp_fail_all(struct smtp_req *r, int code, const char *why)
+{
+	size_t i, n;
+	char st[8] = "4.4.1";
+
+	n = strspn(why, "0123456789.");
+	if (n >= 5 && n < sizeof(st) && why[n] == ' ' && why[0] == '0' + code / 100) {
+		memcpy(st, why, n);
+		st[n] = '\0';
+		why += n + 1;
+	} else if (code >= 500)
+		str_copy(st, "5.4.1", sizeof(st));
+	for (i = 0; i < r->nrcpt; i++) {
+		if (r->rcpt[i].code != 0)
+			continue;
+		r->rcpt[i].code = code;
+		str_copy(r->rcpt[i].status, st, sizeof(r->rcpt[i].status));
+		str_copy(r->rcpt[i].text, why, sizeof(r->rcpt[i].text));
+	}
+}
+
+/* Route, resolve, try each address until one takes the transaction. */
+static void
+smtp_run(struct smtp_req *r, char *relay, size_t relaylen)
+{
+	struct smtp_host hosts[SMTP_MAX_HOSTS];
+	struct smtp_addr *addrs = xcalloc(SMTP_MAX_ADDRS, sizeof(*addrs));
+	char why[700] = "4.4.1 no next hop could be reached", last[600];
+	enum smtp_tls pol = smtp_tls_policy(&smtp_ctx, r->domain);
+	size_t nh, na = 0, i;
+	int isrelay, code = 451, c2;
+
+	relay[0] = '\0';
+	if (smtp_route(&smtp_ctx, r->domain, hosts, &nh, &isrelay, &code, why,
+	    sizeof(why)) == -1) {
+		smtp_fail_all(r, code, why);
+		free(addrs);
+		return;
+	}
+	if (isrelay && smtp_ctx.creds_bad) {
+		smtp_fail_all(r, 451, "4.7.0 relayhost_credentials refused "
+		    "(mode must be 0600 or stricter)");
+		free(addrs);
+		return;
+	}
+	for (i = 0; i < nh; i++)
+		smtp_resolve(&smtp_ctx, &hosts[i], addrs, SMTP_MAX_ADDRS, &na, &c2,
+		    why, sizeof(why));
+	for (i = 0; i < na; i++) {
+		if (smtp_deliver(&smtp_ctx, r, &addrs[i], pol, isrelay, last,
+		    sizeof(last)) == 0) {
+			str_fmt(relay, relaylen, "%s[%s]:%u", addrs[i].host,
+			    addrs[i].ip, addrs[i].port);
+			free(addrs);
+			smtp_fail_all(r, 451, "4.4.2 no result from the remote server");
+			return;
+		}
+		if (strncmp(last, "4.7.", 4) == 0)
+			str_copy(why, last, sizeof(why));
+		else
+			str_fmt(why, sizeof(why), "4.4.1 %s", last);
+		log_info("%s: %s", r->qid, why);
+	}
+	free(addrs);
+	smtp_fail_all(r, 451, why);
+}
+
+/* relay line, then one status line per recipient, in request order. */
+static void
+smtp_reply_all(int conn, const struct smtp_req *r, const char *relay)
+{
+	struct strbuf out;
+	char safe[700];
+	size_t i;
+
+	strbuf_init(&out, SMTP_REQ_MAX);
+	if (*relay != '\0')
+		strbuf_printf(&out, "relay %s\n", relay);
+	for (i = 0; i < r->nrcpt; i++) {
+		const struct smtp_rcpt *rc = &r->rcpt[i];
+		log_sanitize(safe, sizeof(safe), rc->text, strlen(rc->text));
+		strbuf_printf(&out, "%llu %03d %s %s\n", rc->idx,
+		    rc->code >= 200 && rc->code < 600 ? rc->code : 451,
+		    rc->status[0] ? rc->status : "4.4.2", safe[0] ? safe : "-");
+	}
+	if (out.len > 0)
+		write_all(conn, out.data, out.len);
+	strbuf_free(&out);
+}
+
+/* The child: resolver state, privileges, then the request. */
+static void
+smtp_serve(int conn, const struct listen_fd *l, void *arg)
+{
+	struct smtp_req r;
+	struct strbuf sb;
+	char err[512], relay[400];
+
+	(void)l;
+	(void)arg;
+	memset(&smtp_ctx.res, 0, sizeof(smtp_ctx.res));
+	smtp_ctx.res_ok = res_ninit(&smtp_ctx.res) == 0;
+	if (priv_drop(priv_is_root() ? &smtp_owner : NULL, smtp_conf.queue_dir,
+	    priv_is_root(), err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.fd = -1;
+	strbuf_init(&sb, SMTP_REQ_MAX);
+	fd_set_nonblock(conn, 0);
+	if (smtp_read_req(conn, &sb, &r.fd) == -1 ||
+	    smtp_parse_req(&r, sb.data, sb.len) == -1 || smtp_check_fd(&r) == -1) {
+		log_warn("malformed delivery request refused");
+		write_all(conn, "error malformed request\n", 24);
+	} else {
+		smtp_run(&r, relay, sizeof(relay));
+		smtp_reply_all(conn, &r, relay);
+	}
+	strbuf_free(&sb);
+	smtp_req_free(&r);
+	if (smtp_ctx.res_ok)
+		res_nclose(&smtp_ctx.res);
+}
+
+/* Maps, credentials and TLS contexts: before anything is read. */
+static void
+smtp_init_ctx(void)
+{
+	char err[1024];
+	int bad;
+
+	smtp_ctx.conf = &smtp_conf;
+	smtp_ctx.transport = smtp_map_load(smtp_conf.transport_map, 0, &bad, err,
+	    sizeof(err));
+	if (bad || (smtp_ctx.transport == NULL && *smtp_conf.transport_map))
+		log_warn("transport_map: %s", err);
+	smtp_ctx.tlspolicy = smtp_map_load(smtp_conf.tls_policy_map, 0, &bad, err,
+	    sizeof(err));
+	if (bad || (smtp_ctx.tlspolicy == NULL && *smtp_conf.tls_policy_map))
+		log_warn("tls_policy_map: %s", err);
+	smtp_ctx.creds = smtp_map_load(smtp_conf.relayhost_credentials, 1, &bad,
+	    err, sizeof(err));
+	if (bad) {
+		smtp_ctx.creds_bad = 1;
+		log_err("relayhost_credentials: %s", err);
+	}
+	if ((smtp_ctx.tls_any = tls_client_ctx(0, err, sizeof(err))) == NULL)
+		log_warn("TLS client context: %s (no STARTTLS)", err);
+	if ((smtp_ctx.tls_verify = tls_client_ctx(1, err, sizeof(err))) == NULL)
+		log_warn("TLS client context with verification: %s", err);
+}
+
+static void
+smtp_usage(void)
+{
+	fprintf(stderr, "usage: smtp [-c conffile]\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct listen_fd all[LISTEN_MAXFDS], lfd[LISTEN_MAXFDS];
+	char err[4096];
+	const char *cf = NULL;
+	size_t nl = 0;
+	int ch, n, i;
+
+	while ((ch = getopt(argc, argv, "c:")) != -1) {
+		if (ch != 'c')
+			smtp_usage();
+		cf = optarg;
+	}
+	if (optind != argc)
+		smtp_usage();
+	log_init("postern/smtp", LOG_DEST_SYSLOG);
+	if (conf_load(&smtp_conf, cf, err, sizeof(err)) == -1)
+		fatal("%s", err);
+	if ((n = listen_inherited(all, NELEM(all))) == -1)
+		fatal("cannot take the listening sockets");
+	for (i = 0; i < n; i++) {
+		if (strcmp(all[i].name, "smtp") == 0)
+			lfd[nl++] = all[i];
+		else
+			close(all[i].fd);
+	}
+	if (nl == 0)
+		fatal("no listening socket named \"smtp\" (start me from the master)");
+	if (priv_is_root() &&
+	    priv_lookup(smtp_conf.mail_owner, &smtp_owner, err, sizeof(err)) == -1)
+		fatal("%s", err);
+	smtp_init_ctx();
+	if (chdir(smtp_conf.queue_dir) == -1)
+		fatal("chdir %s: %s", smtp_conf.queue_dir, strerror(errno));
+	umask(077);
+	signal(SIGPIPE, SIG_IGN);
+	log_info("ready");
+	if (listen_serve(lfd, nl, (unsigned)(smtp_conf.smtp_concurrency + 2),
+	    smtp_serve, NULL) == -1)
+		return 1;
+	return 0;
+}

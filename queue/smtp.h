@@ -1,0 +1,111 @@
+/*
+ * smtp: the outbound SMTP client (issue 4). Shared by smtp.c (the
+ * process: sockets, privileges, the request from qmgr), smtp_route.c
+ * (transport_map, relayhost, tls_policy_map, credentials, MX lookup) and
+ * smtp_proto.c (one SMTP transaction).
+ */
+#ifndef POSTERN_SMTP_H
+#define POSTERN_SMTP_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <resolv.h>
+#include <openssl/ssl.h>
+
+#include "qfile.h"
+
+struct conf;
+
+#define SMTP_MAX_RCPT	1000		/* recipients in one request */
+#define SMTP_MAX_HOSTS	16		/* next-hop hosts tried per request */
+#define SMTP_MAX_ADDRS	32		/* addresses tried per request */
+#define SMTP_HOST_MAX	256
+
+/* tls_policy_map levels. */
+enum smtp_tls { SMTP_TLS_NONE, SMTP_TLS_MAY, SMTP_TLS_ENCRYPT, SMTP_TLS_VERIFY };
+
+/* One recipient of the request, and its result. */
+struct smtp_rcpt {
+	unsigned long long idx;		/* index in the queue file */
+	char	*addr;
+	const char *orcpt, *notify;	/* from the queue file, or NULL */
+	int	 code;			/* 0 undecided, else the final SMTP code */
+	int	 accepted;		/* RCPT got 2xx in this transaction */
+	char	 status[8];		/* enhanced status code, "5.1.1" */
+	char	 text[600];		/* diagnostic: the remote reply, or ours */
+};
+
+/* The delivery request from qmgr (same protocol as deliver(8)). */
+struct smtp_req {
+	int	 fd;			/* the queue file */
+	struct qfile q;			/* parsed from fd (ORCPT, NOTIFY, BODY...) */
+	int	 have_q;
+	char	 qid[QID_LEN + 1];
+	char	*sender;
+	off_t	 off;
+	unsigned long long size;
+	struct smtp_rcpt *rcpt;
+	size_t	 nrcpt;
+	char	 domain[SMTP_HOST_MAX];	/* of every recipient */
+};
+
+/* A next-hop host: a name (or address literal) and a port. */
+struct smtp_host {
+	char	 name[SMTP_HOST_MAX];
+	unsigned port;
+	int	 pref;
+};
+
+/* A resolved address to try. */
+struct smtp_addr {
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	char	 host[SMTP_HOST_MAX];	/* the name it came from */
+	char	 ip[64];
+	unsigned port;
+};
+
+/* What the process knows before it reads any request. */
+struct smtp_ctx {
+	const struct conf *conf;
+	SSL_CTX	*tls_any;		/* no verification (opportunistic) */
+	SSL_CTX	*tls_verify;		/* system trust store (policy verify) */
+	char	*transport;		/* transport_map text, or NULL */
+	char	*tlspolicy;		/* tls_policy_map text, or NULL */
+	char	*creds;			/* relayhost_credentials text, or NULL */
+	int	 creds_bad;		/* the file exists but has a loose mode */
+	struct __res_state res;		/* resolver state, initialised before chroot */
+	int	 res_ok;
+};
+
+/* smtp_route.c */
+/* Read a map file (admin's, before privileges are dropped). NULL if none. */
+char *smtp_map_load(const char *path, int secret, int *bad, char *err, size_t errlen);
+/* The value for key (case-insensitive first word) in map text, into out. 0 or -1. */
+int smtp_map_lookup(const char *map, const char *key, char *out, size_t outlen);
+enum smtp_tls smtp_tls_policy(const struct smtp_ctx *, const char *domain);
+/*
+ * The next hops for domain, in order. 0 with *n set; or -1 with a
+ * reply code in *code (4xx temporary, 5xx permanent), enhanced status
+ * and text in why. *relay says the hop is the relayhost (for AUTH).
+ */
+int smtp_route(struct smtp_ctx *, const char *domain, struct smtp_host *hosts,
+    size_t *n, int *relay, int *code, char *why, size_t whylen);
+/* Addresses of one host (address literal, A and AAAA). Appends. 0 or -1 (why). */
+int smtp_resolve(struct smtp_ctx *, const struct smtp_host *, struct smtp_addr *,
+    size_t max, size_t *n, int *code, char *why, size_t whylen);
+/* "user:password" for the relayhost from the credentials, or -1. */
+int smtp_relay_secret(const struct smtp_ctx *, char *user, size_t ulen,
+    char *pass, size_t plen);
+
+/* smtp_proto.c */
+/*
+ * Deliver req over one address. Returns 0 when the transaction got as
+ * far as MAIL (every recipient then has its result), 1 when this host
+ * should be skipped (connection, greeting, EHLO, TLS: why says why; no
+ * recipient was touched).
+ */
+int smtp_deliver(struct smtp_ctx *, struct smtp_req *, const struct smtp_addr *,
+    enum smtp_tls policy, int relay, char *why, size_t whylen);
+
+#endif
