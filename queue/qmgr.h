@@ -64,6 +64,7 @@ struct qmgr_job {
 	size_t		 ndiag;
 	enum qmgr_admin	 admin;		/* what `postern queue` asked for */
 	int		 retake;	/* it had waited for a slot before */
+	int		 dirty;		/* successes marked but not yet synced */
 };
 
 extern struct conf qmgr_conf;

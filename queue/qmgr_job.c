@@ -7,14 +7,16 @@
  * smtp client over private/smtp, one connection per destination domain
  * (at most QMGR_SMTP_BATCH recipients each). Both agents get the open
  * queue file (SCM_RIGHTS) and the same request, and answer one status
- * line per recipient. Each result is recorded durably (qfile_mark +
- * qfile_sync) before anything else is done with it; then the file is
- * removed, deferred with back-off, or its failures are bounced
+ * line per recipient. A failure is recorded durably (qfile_mark +
+ * qfile_sync) before anything else is done with it; a success is marked
+ * in place and made durable before any further attempt, bounce, wait or
+ * move (qmgr_job_sync). Then the file is removed (all done: no sync
+ * needed), deferred with back-off, or its failures are bounced
  * (qmgr_bounce.c) and marked B once the bounce is committed.
  *
- * Crash reasoning: a result is on disk before it is logged or acted on,
- * so a crash at any instant repeats at most the deliveries whose result
- * was not yet recorded (one duplicate at worst). The expansion is written
+ * Crash reasoning: every result is on disk before the message is tried
+ * again, so a crash at any instant repeats at most the deliveries whose
+ * result was not yet recorded (one duplicate at worst). The expansion is written
  * (xrcpt records, fsync) before the parent is marked X, so a crash in
  * between finds the records and uses them instead of expanding again.
  */
@@ -168,6 +170,22 @@ qmgr_group_add(struct qmgr_job *j, enum qmgr_agent a, const char *domain,
 	c->ndisp++;
 }
 
+/*
+ * Was recipient i checked with lookupd already? smtpd and submitd ask it
+ * at RCPT time (an unknown user gets 550 there), so an original
+ * recipient of mail they queued needs no second round trip here. Alias
+ * targets, and mail from pickup or from qmgr itself (bounces), are
+ * checked here.
+ */
+static int
+qmgr_checked_at_rcpt(const struct qmgr_job *j, size_t i)
+{
+	const char *proto = j->q.protocol;
+
+	return j->q.rcpt[i].parent == QRCPT_NOPARENT && proto != NULL &&
+	    strstr(proto, "SMTP") != NULL;
+}
+
 /* Route one final address: local -> deliver (if it exists), else smtp. */
 static void
 qmgr_route(struct qmgr_job *j, size_t i, const char *mbox)
@@ -182,6 +200,10 @@ qmgr_route(struct qmgr_job *j, size_t i, const char *mbox)
 	str_lower(dom);
 	if (!conf_is_local_domain(&qmgr_conf, dom)) {
 		qmgr_group_add(j, QMGR_AGENT_SMTP, dom, i, mbox);
+		return;
+	}
+	if (qmgr_checked_at_rcpt(j, i)) {
+		qmgr_group_add(j, QMGR_AGENT_LOCAL, "", i, mbox);
 		return;
 	}
 	switch (lookup_rcpt(LOOKUP_SOCKET, mbox, QMGR_LOOKUP_MS)) {
@@ -484,8 +506,16 @@ qmgr_reply(struct qmgr_job *j, struct qmgr_conn *c, char *line)
 		qmgr_temp(j, d->idx, d->mbox, c->relay, text + 4);
 		return 0;
 	}
+	/*
+	 * A success is marked in place and synced lazily (qmgr_job_sync):
+	 * before any further attempt, bounce or move, never later. A message
+	 * whose recipients are all done is unlinked without one: a crash
+	 * before the unlink reaches the disk delivers it again, which the
+	 * durability contract allows, and saves a sync per message. A failure
+	 * is synced at once: a bounce depends on it.
+	 */
 	if (qfile_mark(&j->q, d->idx, text[0] == '2' ? QRCPT_DONE : QRCPT_FAILED) == -1 ||
-	    qfile_sync(&j->q) == -1) {
+	    (text[0] == '2' ? (j->dirty = 1, 0) : qfile_sync(&j->q)) == -1) {
 		/* Not recorded: it may be delivered again later (a duplicate). */
 		log_err("%s: cannot record a result: %s", j->qid, strerror(errno));
 		qmgr_temp(j, d->idx, d->mbox, c->relay, "4.3.0 cannot record the result");
@@ -525,6 +555,17 @@ qmgr_conn_abort(struct qmgr_job *j, struct qmgr_conn *c, const char *why)
 	return qmgr_conn_done(j, c);
 }
 
+static int
+qmgr_conn_all_answered(const struct qmgr_conn *c)
+{
+	size_t k;
+
+	for (k = 0; k < c->ndisp; k++)
+		if (!c->disp[k].answered)
+			return 0;
+	return 1;
+}
+
 int
 qmgr_conn_input(struct qmgr_job *j, struct qmgr_conn *c)
 {
@@ -535,6 +576,8 @@ qmgr_conn_input(struct qmgr_job *j, struct qmgr_conn *c)
 	n = read(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - 1 - c->rlen);
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return 0;
+	if (n <= 0 && qmgr_conn_all_answered(c) && c->rlen == 0)
+		return qmgr_conn_done(j, c);
 	if (n <= 0)
 		return qmgr_conn_abort(j, c, "4.3.0 the delivery agent ended early");
 	c->rlen += (size_t)n;
@@ -550,9 +593,15 @@ qmgr_conn_input(struct qmgr_job *j, struct qmgr_conn *c)
 	}
 	if (c->rlen >= sizeof(c->rbuf) - 1)
 		return qmgr_conn_abort(j, c, "4.3.0 bad reply from the delivery agent");
-	for (used = 0; used < c->ndisp; used++)
-		if (!c->disp[used].answered)
-			return 0;
+	if (!qmgr_conn_all_answered(c))
+		return 0;
+	/*
+	 * The smtp agent still ends its remote session (QUIT) after the last
+	 * status: its destination slot stays taken until it closes, or a
+	 * destination limited to N connections would briefly see N+1.
+	 */
+	if (c->agent == QMGR_AGENT_SMTP)
+		return 0;
 	return qmgr_conn_done(j, c);
 }
 
@@ -697,6 +746,15 @@ qmgr_remove(struct qmgr_job *j)
 		log_info("%s: removed", j->qid);
 }
 
+/* Make the lazily recorded successes durable (see qmgr_reply). */
+static void
+qmgr_job_sync(struct qmgr_job *j)
+{
+	if (j->dirty && qfile_sync(&j->q) == -1)
+		log_err("%s: cannot record results: %s", j->qid, strerror(errno));
+	j->dirty = 0;
+}
+
 /* What the admin asked for while the message was being delivered. */
 static int
 qmgr_admin_finish(struct qmgr_job *j)
@@ -705,6 +763,7 @@ qmgr_admin_finish(struct qmgr_job *j)
 		log_info("%s: deleted by the administrator", j->qid);
 		qmgr_remove(j);
 	} else if (j->admin == QMGR_ADMIN_HOLD) {
+		qmgr_job_sync(j);
 		log_info("%s: put on hold by the administrator", j->qid);
 		qmgr_move(j, "hold");
 	} else
@@ -725,6 +784,7 @@ qmgr_job_finish(struct qmgr_job *j)
 		goto out;
 	if (pending > 0 && j->ntemp == 0 && j->throttle[0] != '\0') {
 		/* Only waiting for a slot: stay in active/, no attempt counted. */
+		qmgr_job_sync(j);
 		if (failed > 0)
 			qmgr_bounce(j);
 		qmgr_wait_slot(j->qid, j->throttle, j->retake);
