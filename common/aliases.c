@@ -216,6 +216,8 @@ aliases_sort(struct aliases_parse *p)
 	struct aliases *a = p->a;
 	size_t i, o;
 
+	if (a->n == 0)
+		return;		/* no entries: a->ent may be NULL, which qsort must not get */
 	qsort(a->ent, a->n, sizeof(*a->ent), aliases_cmp);
 	for (i = 0, o = 0; i < a->n; i++) {
 		if (o > 0 && strcmp(a->ent[o - 1].name, a->ent[i].name) == 0) {

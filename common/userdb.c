@@ -319,11 +319,11 @@ userdb_list(const char *dbpath, void (*cb)(const char *address, void *arg), void
 	r = userdb_read_keys(dbpath, &names);
 	if (r == 0 && names.n > 0)
 		qsort(names.v, names.n, sizeof(*names.v), userdb_cmp);
-	for (i = 0; i < names.n; i++) {
+	for (i = 0; i < names.n; i++)
 		if (r == 0 && (i == 0 || strcmp(names.v[i], names.v[i - 1]) != 0))
 			cb(names.v[i], arg);
+	for (i = 0; i < names.n; i++)
 		free(names.v[i]);
-	}
 	free(names.v);
 	return r;
 }
