@@ -7,5 +7,7 @@ include common/smtp.mk
 include common/queue.mk
 include common/pop3.mk
 include common/auth.mk
+include common/smtpd.mk
+include common/agent.mk
 common_libpostern_a_SOURCES = $(COMMON_BASE) $(COMMON_NET) $(COMMON_SMTP) $(COMMON_QUEUE) $(COMMON_POP3) \
-	$(COMMON_AUTHC)
+	$(COMMON_AUTHC) $(COMMON_AGENT) $(COMMON_SMTPD)

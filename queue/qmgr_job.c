@@ -33,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "aliases.h"
 #include "conf.h"
 #include "log.h"
@@ -315,63 +316,33 @@ qmgr_connect(const char *path)
 	return fd;
 }
 
-/* Send the request with the queue file fd on its first byte. */
-static int
-qmgr_send(int fd, const struct qmgr_job *j, const struct strbuf *req)
-{
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct msghdr msg;
-	struct iovec iov;
-	struct cmsghdr *c;
-	ssize_t n;
-
-	memset(&msg, 0, sizeof(msg));
-	memset(&cm, 0, sizeof(cm));
-	iov.iov_base = req->data;
-	iov.iov_len = req->len;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof(cm.buf);
-	c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &j->q.fd, sizeof(int));
-	do
-		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-	while (n == -1 && errno == EINTR);
-	if (n == -1)
-		return -1;
-	return write_all(fd, req->data + n, req->len - (size_t)n);
-}
-
-/* Build the request and hand it to the agent. 0 or -1. */
+/* Build the request (common/agent.h) and hand it to the agent. 0 or -1. */
 static int
 qmgr_request(struct qmgr_job *j, struct qmgr_conn *c)
 {
-	struct strbuf req;
+	struct agent_req req;
 	size_t k;
 	int fd, rv = -1;
 
-	strbuf_init(&req, 1024 * 1024);
-	if (strbuf_printf(&req, "qid %s\nsender %s\ndata %lld %llu\n", j->qid,
-	    j->q.sender, (long long)j->q.data_off, j->q.size) == -1)
-		goto out;
-	for (k = 0; k < c->ndisp; k++)
-		if (strbuf_printf(&req, "rcpt %zu %s\n", c->disp[k].idx,
-		    c->disp[k].mbox) == -1)
-			goto out;
-	if (strbuf_puts(&req, "end\n") == -1)
-		goto out;
+	agent_req_init(&req);
+	req.fd = j->q.fd;
+	str_copy(req.qid, j->qid, sizeof(req.qid));
+	req.sender = j->q.sender;
+	req.off = j->q.data_off;
+	req.size = j->q.size;
+	req.rcpt = xreallocarray(NULL, c->ndisp, sizeof(*req.rcpt));
+	for (k = 0; k < c->ndisp; k++) {
+		req.rcpt[k].idx = c->disp[k].idx;
+		req.rcpt[k].addr = c->disp[k].mbox;
+	}
+	req.nrcpt = c->ndisp;
 	if ((fd = qmgr_connect(c->agent == QMGR_AGENT_LOCAL ? QMGR_DELIVER_SOCKET :
 	    QMGR_SMTP_SOCKET)) == -1)
 		goto out;
-	if (qmgr_send(fd, j, &req) == -1 || fd_set_nonblock(fd, 1) == -1) {
+	if (agent_req_send(fd, &req) == -1 || fd_set_nonblock(fd, 1) == -1) {
+		int e = errno;
 		close(fd);
+		errno = e;
 		goto out;
 	}
 	c->fd = fd;
@@ -379,7 +350,7 @@ qmgr_request(struct qmgr_job *j, struct qmgr_conn *c)
 	    QMGR_JOB_TIMEOUT_MS : QMGR_SMTP_TIMEOUT_MS);
 	rv = 0;
 out:
-	strbuf_free(&req);
+	free(req.rcpt);	/* the rest is borrowed from j and c */
 	return rv;
 }
 

@@ -1,7 +1,7 @@
 /*
  * smtp: the outbound SMTP client. qmgr connects to private/smtp (bound
  * by the master) and passes an open queue file (SCM_RIGHTS) plus the same
- * request deliver(8) receives (qid, sender, data, "rcpt IDX ADDRESS", end);
+ * request deliver(8) receives (common/agent.h, read by agent_req_read());
  * every recipient of one request has the same domain. The reply is one
  * line "relay HOST[IP]:PORT" (when a host was reached) and then one
  * status line per recipient: "IDX CODE X.Y.Z text".
@@ -21,16 +21,14 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <errno.h>
-#include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "conf.h"
 #include "listen.h"
 #include "log.h"
@@ -40,179 +38,67 @@
 #include "tls.h"
 #include "util.h"
 
-#define SMTP_REQ_MAX	(1024 * 1024)
-#define SMTP_REQ_TIMEOUT_MS	30000
-
 static struct conf smtp_conf;
 static struct smtp_ctx smtp_ctx;
 static struct priv_id smtp_owner;
 
+/*
+ * The smtp client's own rules on top of the common reader: the sender
+ * and every mailbox go between <> in MAIL/RCPT, so none holds '<', '>'
+ * or a space, and every recipient has a domain, the same one.
+ */
 static int
-smtp_take_fd(struct msghdr *msg, int *fd)
+smtp_req_check(const struct agent_req *a, char *domain, size_t domlen)
 {
-	struct cmsghdr *c;
-	int bad = 0, n, i, *fds;
+	const char *at;
+	size_t i;
 
-	for (c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
-			bad = 1;
-			continue;
-		}
-		n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		fds = (int *)CMSG_DATA(c);
-		for (i = 0; i < n; i++) {
-			if (*fd == -1)
-				*fd = fds[i];
-			else {
-				close(fds[i]);
-				bad = 1;
-			}
-		}
-	}
-	return bad || (msg->msg_flags & MSG_CTRUNC) ? -1 : 0;
-}
-
-/* The request text up to "end\n" and the passed fd. 0 or -1. */
-static int
-smtp_read_req(int conn, struct strbuf *sb, int *fd)
-{
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-	} cm;
-	char buf[8192];
-	struct msghdr msg;
-	struct iovec iov;
-	struct pollfd p = { conn, POLLIN, 0 };
-	int64_t deadline = now_ms() + SMTP_REQ_TIMEOUT_MS;
-	ssize_t n;
-
-	for (;;) {
-		if (deadline - now_ms() <= 0 ||
-		    poll(&p, 1, (int)(deadline - now_ms())) == 0)
+	if (strpbrk(a->sender, "<> ") != NULL)
+		return -1;
+	for (i = 0; i < a->nrcpt; i++) {
+		if ((at = strrchr(a->rcpt[i].addr, '@')) == NULL || at[1] == '\0' ||
+		    strpbrk(a->rcpt[i].addr, "<> ") != NULL)
 			return -1;
-		memset(&msg, 0, sizeof(msg));
-		iov.iov_base = buf;
-		iov.iov_len = sizeof(buf);
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = cm.buf;
-		msg.msg_controllen = sizeof(cm.buf);
-		n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0 || smtp_take_fd(&msg, fd) == -1 ||
-		    strbuf_append(sb, buf, (size_t)n) == -1)
+		if (i == 0 && str_copy(domain, at + 1, domlen) == -1)
 			return -1;
-		if (sb->len >= 4 && memcmp(sb->data + sb->len - 4, "end\n", 4) == 0 &&
-		    (sb->len == 4 || sb->data[sb->len - 5] == '\n'))
-			return *fd == -1 ? -1 : 0;
+		if (!str_ieq(domain, at + 1))
+			return -1;
 	}
-}
-
-static int
-smtp_clean(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
-/* "rcpt IDX ADDRESS": one more recipient, all of one domain. */
-static int
-smtp_parse_rcpt(struct smtp_req *r, char *line)
-{
-	char *sp, *at;
-	struct smtp_rcpt *rc;
-
-	if (strncmp(line, "rcpt ", 5) != 0 || r->nrcpt >= SMTP_MAX_RCPT ||
-	    (sp = strchr(line + 5, ' ')) == NULL || sp[1] == '\0' ||
-	    strlen(sp + 1) > QFILE_ADDR_MAX || (at = strrchr(sp + 1, '@')) == NULL ||
-	    at[1] == '\0' || strpbrk(sp + 1, "<> ") != NULL)
-		return -1;
-	*sp = '\0';
-	if (r->nrcpt == 0 && str_copy(r->domain, at + 1, sizeof(r->domain)) == -1)
-		return -1;
-	if (!str_ieq(r->domain, at + 1))
-		return -1;
-	r->rcpt = xreallocarray(r->rcpt, r->nrcpt + 1, sizeof(*r->rcpt));
-	rc = &r->rcpt[r->nrcpt];
-	memset(rc, 0, sizeof(*rc));
-	if (parse_ullong(line + 5, 0, 1000000, &rc->idx) == -1)
-		return -1;
-	rc->addr = xstrdup(sp + 1);
-	r->nrcpt++;
 	return 0;
 }
 
-static int
-smtp_parse_line(struct smtp_req *r, size_t lineno, char *line)
+/* The fields of r as views of the request it owns (r->agent). */
+static void
+smtp_req_view(struct smtp_req *r)
 {
-	unsigned long long off;
-	char *sp;
+	const struct agent_req *a = &r->agent;
+	size_t i;
 
-	if (!smtp_clean(line))
-		return -1;
-	if (lineno == 0)
-		return strncmp(line, "qid ", 4) != 0 ||
-		    str_copy(r->qid, line + 4, sizeof(r->qid)) == -1 ? -1 : 0;
-	if (lineno == 1) {
-		if (strncmp(line, "sender ", 7) != 0 || strlen(line + 7) > QFILE_ADDR_MAX ||
-		    strpbrk(line + 7, "<> ") != NULL)
-			return -1;
-		r->sender = xstrdup(line + 7);
-		return 0;
+	r->rcpt = xcalloc(a->nrcpt, sizeof(*r->rcpt));
+	for (i = 0; i < a->nrcpt; i++) {
+		r->rcpt[i].idx = a->rcpt[i].idx;
+		r->rcpt[i].addr = a->rcpt[i].addr;
 	}
-	if (lineno == 2) {
-		if (strncmp(line, "data ", 5) != 0 || (sp = strchr(line + 5, ' ')) == NULL)
-			return -1;
-		*sp = '\0';
-		if (parse_ullong(line + 5, 0, LLONG_MAX, &off) == -1 ||
-		    parse_ullong(sp + 1, 0, LLONG_MAX, &r->size) == -1)
-			return -1;
-		r->off = (off_t)off;
-		return 0;
-	}
-	return smtp_parse_rcpt(r, line);
+	r->nrcpt = a->nrcpt;
+	memcpy(r->qid, a->qid, sizeof(r->qid));
+	r->sender = a->sender;
+	r->off = a->off;
+	r->size = a->size;
+	r->fd = a->fd;
 }
 
-static int
-smtp_parse_req(struct smtp_req *r, char *text, size_t len)
+/* ORCPT/NOTIFY/BODY come from the queue file itself (optional). */
+static void
+smtp_load_q(struct smtp_req *r)
 {
-	char *line = text, *nl, *end = text + len;
-	size_t lineno = 0;
-
-	while (line < end && (nl = memchr(line, '\n', (size_t)(end - line))) != NULL) {
-		*nl = '\0';
-		if (strcmp(line, "end") == 0)
-			return nl + 1 == end && lineno >= 4 ? 0 : -1;
-		if (memchr(line, '\0', (size_t)(nl - line)) != NULL ||
-		    smtp_parse_line(r, lineno, line) == -1)
-			return -1;
-		lineno++;
-		line = nl + 1;
-	}
-	return -1;
-}
-
-/* The content range lies in the file; ORCPT/NOTIFY/BODY come from it. */
-static int
-smtp_check_fd(struct smtp_req *r)
-{
-	struct stat st;
 	size_t i;
 	int fd;
 
-	if (fstat(r->fd, &st) == -1 || !S_ISREG(st.st_mode) || r->off < 0 ||
-	    (unsigned long long)r->off > (unsigned long long)st.st_size ||
-	    r->size > (unsigned long long)(st.st_size - r->off))
-		return -1;
 	if ((fd = dup(r->fd)) == -1)
-		return -1;
+		return;
 	if (qfile_open_fd(&r->q, fd) == -1) {
 		close(fd);
-		return 0;	/* the envelope extras are optional */
+		return;	/* the envelope extras are optional */
 	}
 	r->have_q = 1;
 	for (i = 0; i < r->nrcpt; i++) {
@@ -221,22 +107,30 @@ smtp_check_fd(struct smtp_req *r)
 		r->rcpt[i].orcpt = r->q.rcpt[r->rcpt[i].idx].orcpt;
 		r->rcpt[i].notify = r->q.rcpt[r->rcpt[i].idx].notify;
 	}
+}
+
+/* The request from qmgr: common reader, then our rules. 0 or -1. */
+static int
+smtp_req_read(int conn, struct smtp_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	if (agent_req_read(conn, &r->agent, AGENT_TIMEOUT_MS) == -1 ||
+	    smtp_req_check(&r->agent, r->domain, sizeof(r->domain)) == -1)
+		return -1;
+	smtp_req_view(r);
+	smtp_load_q(r);
 	return 0;
 }
 
+/* The views go; the request itself (fd, strings) goes with r->agent. */
 static void
 smtp_req_free(struct smtp_req *r)
 {
-	size_t i;
-
 	if (r->have_q)
 		qfile_close(&r->q);
-	if (r->fd != -1)
-		close(r->fd);
-	for (i = 0; i < r->nrcpt; i++)
-		free(r->rcpt[i].addr);
 	free(r->rcpt);
-	free(r->sender);
+	agent_req_free(&r->agent);
 }
 
 /* Every recipient without a result gets this one. */
@@ -316,7 +210,7 @@ smtp_reply_all(int conn, const struct smtp_req *r, const char *relay)
 	char safe[700];
 	size_t i;
 
-	strbuf_init(&out, SMTP_REQ_MAX);
+	strbuf_init(&out, AGENT_REQ_MAX);
 	if (*relay != '\0')
 		strbuf_printf(&out, "relay %s\n", relay);
 	for (i = 0; i < r->nrcpt; i++) {
@@ -336,7 +230,6 @@ static void
 smtp_serve(int conn, const struct listen_fd *l, void *arg)
 {
 	struct smtp_req r;
-	struct strbuf sb;
 	char err[512], relay[400];
 
 	(void)l;
@@ -348,19 +241,14 @@ smtp_serve(int conn, const struct listen_fd *l, void *arg)
 		log_err("%s", err);
 		return;
 	}
-	memset(&r, 0, sizeof(r));
-	r.fd = -1;
-	strbuf_init(&sb, SMTP_REQ_MAX);
 	fd_set_nonblock(conn, 0);
-	if (smtp_read_req(conn, &sb, &r.fd) == -1 ||
-	    smtp_parse_req(&r, sb.data, sb.len) == -1 || smtp_check_fd(&r) == -1) {
+	if (smtp_req_read(conn, &r) == -1) {
 		log_warn("malformed delivery request refused");
 		write_all(conn, "error malformed request\n", 24);
 	} else {
 		smtp_run(&r, relay, sizeof(relay));
 		smtp_reply_all(conn, &r, relay);
 	}
-	strbuf_free(&sb);
 	smtp_req_free(&r);
 	if (smtp_ctx.res_ok)
 		res_nclose(&smtp_ctx.res);

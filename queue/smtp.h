@@ -12,11 +12,11 @@
 #include <resolv.h>
 #include <openssl/ssl.h>
 
+#include "agent.h"
 #include "qfile.h"
 
 struct conf;
 
-#define SMTP_MAX_RCPT	1000		/* recipients in one request */
 #define SMTP_MAX_HOSTS	16		/* next-hop hosts tried per request */
 #define SMTP_MAX_ADDRS	32		/* addresses tried per request */
 #define SMTP_HOST_MAX	256
@@ -27,7 +27,7 @@ enum smtp_tls { SMTP_TLS_NONE, SMTP_TLS_MAY, SMTP_TLS_ENCRYPT, SMTP_TLS_VERIFY }
 /* One recipient of the request, and its result. */
 struct smtp_rcpt {
 	unsigned long long idx;		/* index in the queue file */
-	char	*addr;
+	char	*addr;			/* owned by smtp_req.agent */
 	const char *orcpt, *notify;	/* from the queue file, or NULL */
 	int	 code;			/* 0 undecided, else the final SMTP code */
 	int	 accepted;		/* RCPT got 2xx in this transaction */
@@ -35,9 +35,9 @@ struct smtp_rcpt {
 	char	 text[600];		/* diagnostic: the remote reply, or ours */
 };
 
-/* The delivery request from qmgr (same protocol as deliver(8)). */
+/* The delivery request from qmgr (common/agent.h), with our results. */
 struct smtp_req {
-	int	 fd;			/* the queue file */
+	int	 fd;			/* the queue file (owned by agent) */
 	struct qfile q;			/* parsed from fd (ORCPT, NOTIFY, BODY...) */
 	int	 have_q;
 	char	 qid[QID_LEN + 1];
@@ -47,6 +47,7 @@ struct smtp_req {
 	struct smtp_rcpt *rcpt;
 	size_t	 nrcpt;
 	char	 domain[SMTP_HOST_MAX];	/* of every recipient */
+	struct agent_req agent;		/* owns fd, sender and the addresses above */
 };
 
 /* A next-hop host: a name (or address literal) and a port. */

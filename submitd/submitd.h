@@ -1,6 +1,6 @@
 /*
  * submitd's internal interface: the daemon (submitd.c: set-up, privilege
- * drop, listeners), its policy hooks for the SMTP engine (submit_policy.c)
+ * drop, listeners, through common/smtp_daemon.h), its policy hooks for the SMTP engine (submit_policy.c)
  * and sender_login_map (sender_map.c).
  */
 #ifndef POSTERN_SUBMITD_H
@@ -8,9 +8,8 @@
 
 #include <stddef.h>
 
-#include "address.h"
-#include "conf.h"
 #include "smtp_auth.h"
+#include "smtp_daemon.h"
 #include "smtp_server.h"
 
 struct sender_map_entry {
@@ -25,13 +24,11 @@ struct sender_map {
 };
 
 struct submitd {
-	struct conf		 conf;
+	struct smtp_daemon	 sd;		/* conf, hostname, postmaster, TLS */
 	struct smtp_policy	 pol;		/* 587: plaintext, then STARTTLS */
 	struct smtp_policy	 pol_tls;	/* 465: TLS from the first byte */
 	struct smtp_auth	 auth;
 	struct sender_map	 map;
-	char			 hostname[256];
-	char			 postmaster[ADDR_BUF];
 };
 
 /* sender_map.c */

@@ -1,0 +1,210 @@
+/*
+ * smtp_daemon: the start-up, privilege drop, connection handling and
+ * local-recipient check shared by smtpd and submitd. smtp_daemon_setup()
+ * runs as root when the daemon was started as root (it reads the TLS
+ * key); everything after smtp_daemon_drop() runs as mail_owner chrooted
+ * to the queue directory (DESIGN.md rules 1, 2, 3, 6), and
+ * smtp_daemon_rcpt() in the per-connection session process.
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "listen.h"
+#include "log.h"
+#include "lookup.h"
+#include "priv.h"
+#include "smtp_daemon.h"
+#include "tls.h"
+#include "util.h"
+
+#define SMTP_DAEMON_LOOKUP_TIMEOUT	10000	/* ms for one lookupd answer */
+
+/* RFC 5321 4.5.1: "<postmaster>" is postmaster@ the first local domain. */
+static void
+smtp_daemon_set_postmaster(struct smtp_daemon *sd)
+{
+	const char *p = sd->conf.local_domains;
+	char dom[ADDR_DOMAIN_MAX + 1];
+	size_t n;
+
+	sd->postmaster[0] = '\0';
+	if (p == NULL)
+		return;
+	p += strspn(p, ", \t");
+	n = strcspn(p, ", \t");
+	if (n == 0 || n >= sizeof(dom))
+		return;
+	memcpy(dom, p, n);
+	dom[n] = '\0';
+	str_lower(dom);
+	if (str_fmt(sd->postmaster, sizeof(sd->postmaster), "postmaster@%s", dom) == -1)
+		sd->postmaster[0] = '\0';
+}
+
+void
+smtp_daemon_setup(struct smtp_daemon *sd, const char *conffile)
+{
+	char err[4096];
+
+	if (conf_load(&sd->conf, conffile, err, sizeof(err)) == -1)
+		fatal("%s", err);
+	if (sd->conf.hostname != NULL && sd->conf.hostname[0] != '\0')
+		str_copy(sd->hostname, sd->conf.hostname, sizeof(sd->hostname));
+	else if (gethostname(sd->hostname, sizeof(sd->hostname) - 1) == -1)
+		str_copy(sd->hostname, "localhost", sizeof(sd->hostname));
+	smtp_daemon_set_postmaster(sd);
+	/* The key is readable by root only: load it before the drop. */
+	sd->tls_ctx = NULL;
+	if (sd->conf.tls_cert != NULL && sd->conf.tls_cert[0] != '\0' &&
+	    sd->conf.tls_key != NULL && sd->conf.tls_key[0] != '\0' &&
+	    (sd->tls_ctx = tls_server_ctx(sd->conf.tls_cert, sd->conf.tls_key,
+	    err, sizeof(err))) == NULL)
+		fatal("TLS: %s", err);
+}
+
+/* DESIGN.md rules 2 and 3: mail_owner, chrooted to the queue, before any read. */
+void
+smtp_daemon_drop(const struct smtp_daemon *sd)
+{
+	struct priv_id id;
+	char err[512];
+
+	memset(&id, 0, sizeof(id));
+	id.uid = getuid();
+	id.gid = getgid();
+	if (priv_is_root() &&
+	    priv_lookup(sd->conf.mail_owner, &id, err, sizeof(err)) == -1)
+		fatal("%s", err);
+	if (priv_drop(&id, sd->conf.queue_dir, 1, err, sizeof(err)) == -1)
+		fatal("%s", err);
+}
+
+void
+smtp_daemon_policy(const struct smtp_daemon *sd, struct smtp_policy *p)
+{
+	p->hostname = sd->hostname;
+	p->size_limit = sd->conf.message_size_limit;
+	p->rcpt_limit = sd->conf.smtpd_recipient_limit;
+	p->error_limit = sd->conf.smtpd_error_limit;
+	p->timeout_ms = sd->conf.smtpd_timeout >= INT_MAX / 1000 ? INT_MAX :
+	    (int)sd->conf.smtpd_timeout * 1000;
+	p->tls_ctx = sd->tls_ctx;
+}
+
+void
+smtp_daemon_auth_init(const struct smtp_daemon *sd, struct smtp_auth *a)
+{
+	a->sockpath = AUTHC_SOCKET;
+	a->service = "smtp";
+	a->timeout_ms = 30000;
+	a->max_failures = sd->conf.submission_auth_failures;
+	a->ac.fd = -1;
+}
+
+static void
+smtp_daemon_relay_reply(enum smtp_daemon_relay relay, struct smtp_session *s,
+    const char *canon, struct smtp_reply *r)
+{
+	if (relay == SMTP_DAEMON_RELAY_ANY || smtp_session_auth_user(s) != NULL)
+		smtp_reply_set(r, 250, "2.1.5", "Ok");	/* queued for outbound */
+	else	/* never an open relay */
+		smtp_reply_set(r, 554, "5.7.1", "<%s>: Relay access denied", canon);
+}
+
+void
+smtp_daemon_rcpt(const struct smtp_daemon *sd, enum smtp_daemon_relay relay,
+    struct smtp_session *s, const char *rcpt, char *canon, size_t canonlen,
+    struct smtp_reply *r)
+{
+	char local[ADDR_BUF], domain[ADDR_BUF], safe[256];
+
+	if (str_ieq(rcpt, "postmaster") &&
+	    str_copy(canon, sd->postmaster, canonlen) == -1)
+		canon[0] = '\0';
+	if (address_split(canon, local, sizeof(local), domain, sizeof(domain)) == -1) {
+		smtp_reply_set(r, 550, "5.1.1", "<%s>: Recipient address rejected: "
+		    "User unknown", rcpt);
+		return;
+	}
+	if (!conf_is_local_domain(&sd->conf, domain)) {
+		smtp_daemon_relay_reply(relay, s, canon, r);
+		return;
+	}
+	switch (lookup_rcpt(LOOKUP_SOCKET, canon, SMTP_DAEMON_LOOKUP_TIMEOUT)) {
+	case LOOKUP_OK:
+		smtp_reply_set(r, 250, "2.1.5", "Ok");
+		break;
+	case LOOKUP_NOUSER:
+		smtp_reply_set(r, 550, "5.1.1", "<%s>: Recipient address rejected: "
+		    "User unknown", canon);
+		break;
+	case LOOKUP_NOTLOCAL:
+		/* lookupd does not count it local: only submitd takes it. */
+		if (relay == SMTP_DAEMON_RELAY_ANY)
+			smtp_reply_set(r, 250, "2.1.5", "Ok");
+		else
+			smtp_reply_set(r, 554, "5.7.1", "<%s>: Relay access denied", canon);
+		break;
+	default:
+		log_warn("recipient lookup for <%s> failed (lookupd)",
+		    log_sanitize(safe, sizeof(safe), canon, strlen(canon)));
+		smtp_reply_set(r, 451, "4.3.0", "<%s>: Temporary lookup failure", canon);
+		break;
+	}
+}
+
+/* A listener's implicit-TLS flag: by its LISTEN_FDNAMES name, else the default. */
+static int
+smtp_daemon_implicit(const struct smtp_daemon_listen *dl, const char *name)
+{
+	if (dl->tls_name != NULL && strcmp(name, dl->tls_name) == 0)
+		return 1;
+	if (dl->name != NULL && strcmp(name, dl->name) == 0)
+		return 0;
+	/* systemd names sockets after their unit unless FileDescriptorName= is set. */
+	return dl->implicit;
+}
+
+/* Accept=no: in the child listen_serve() forked for this connection. */
+static void
+smtp_daemon_conn(int conn, const struct listen_fd *l, void *arg)
+{
+	const struct smtp_daemon_listen *dl = arg;
+	char peer[64];
+
+	listen_peer_addr(conn, peer, sizeof(peer));
+	dl->session(conn, conn, peer, smtp_daemon_implicit(dl, l->name), dl->arg);
+	close(conn);
+}
+
+void
+smtp_daemon_serve(const struct smtp_daemon *sd, const struct smtp_daemon_listen *dl)
+{
+	struct listen_fd fds[LISTEN_MAXFDS];
+	char peer[64];
+	int nfds;
+
+	nfds = listen_inherited(fds, NELEM(fds));
+	if (nfds == 1 && listen_fd_is_connection(fds[0].fd)) {
+		/* systemd Accept=yes: one connection on fd 3. */
+		listen_peer_addr(fds[0].fd, peer, sizeof(peer));
+		dl->session(fds[0].fd, fds[0].fd, peer, dl->implicit, dl->arg);
+		return;
+	}
+	if (nfds > 0) {
+		/* Every passed socket is one of ours, whatever its name. */
+		log_info("ready on %d socket(s)", nfds);
+		if (listen_serve(fds, (size_t)nfds, (unsigned)sd->conf.smtpd_process_limit,
+		    smtp_daemon_conn, (void *)dl) == -1)
+			fatal("listen: cannot serve");
+		return;
+	}
+	if (!listen_stdin_is_connection())
+		fatal("no listening sockets (run under postern, inetd or systemd)");
+	/* One session on fd 0/1 (inetd, tcpserver). */
+	listen_peer_addr(STDIN_FILENO, peer, sizeof(peer));
+	dl->session(STDIN_FILENO, STDOUT_FILENO, peer, dl->implicit, dl->arg);
+}
