@@ -162,7 +162,9 @@ qmgr_group_add(struct qmgr_job *j, enum qmgr_agent a, const char *domain,
 			break;
 		c = NULL;
 	}
-	if (c == NULL || (a == QMGR_AGENT_SMTP && c->ndisp >= QMGR_SMTP_BATCH))
+	/* deliver takes at most AGENT_MAX_RCPT per request (alias expansions can be more). */
+	if (c == NULL || (a == QMGR_AGENT_SMTP && c->ndisp >= QMGR_SMTP_BATCH) ||
+	    (a == QMGR_AGENT_LOCAL && c->ndisp >= AGENT_MAX_RCPT))
 		c = qmgr_conn_new(j, a, domain);
 	c->disp = xreallocarray(c->disp, c->ndisp + 1, sizeof(*c->disp));
 	c->disp[c->ndisp].idx = i;
