@@ -7,7 +7,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake pkg-config \
 	libssl-dev libsasl2-dev libsasl2-modules libsasl2-modules-db sasl2-bin \
-	libpcre2-dev libdb-dev libcmocka-dev mandoc \
+	libpcre2-dev libdb-dev libcmocka-dev mandoc cppcheck \
 	python3 python3-aiosmtpd swaks msmtp fetchmail curl openssl ca-certificates
 # Accounts (DESIGN.md, mail_owner, login_user, vmail_user, maildrop_group).
 getent group postdrop >/dev/null || groupadd --system postdrop
