@@ -2,6 +2,7 @@
 ## its own fragment so that parallel work on them does not collide.
 noinst_LIBRARIES += common/libpostern.a
 include common/base.mk
+include common/daemon.mk
 include common/net.mk
 include common/smtp.mk
 include common/queue.mk
@@ -9,5 +10,5 @@ include common/pop3.mk
 include common/auth.mk
 include common/smtpd.mk
 include common/agent.mk
-common_libpostern_a_SOURCES = $(COMMON_BASE) $(COMMON_NET) $(COMMON_SMTP) $(COMMON_QUEUE) $(COMMON_POP3) \
+common_libpostern_a_SOURCES = $(COMMON_BASE) $(COMMON_DAEMON) $(COMMON_NET) $(COMMON_SMTP) $(COMMON_QUEUE) $(COMMON_POP3) \
 	$(COMMON_AUTHC) $(COMMON_AGENT) $(COMMON_SMTPD)

@@ -30,6 +30,7 @@
 
 #include "agent.h"
 #include "conf.h"
+#include "daemon.h"
 #include "listen.h"
 #include "log.h"
 #include "maildir.h"
@@ -149,42 +150,15 @@ dl_serve(int conn, const struct listen_fd *l, void *arg)
 	agent_req_free(&r);
 }
 
-static void
-dl_usage(void)
-{
-	fprintf(stderr, "usage: deliver [-c conffile]\n");
-	exit(2);
-}
-
 int
 main(int argc, char **argv)
 {
-	struct listen_fd all[LISTEN_MAXFDS], lfd[LISTEN_MAXFDS];
+	struct listen_fd lfd[LISTEN_MAXFDS];
 	char err[4096];
-	const char *cf = NULL;
-	size_t nl = 0;
-	int ch, n, i;
+	size_t nl;
 
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
-		if (ch != 'c')
-			dl_usage();
-		cf = optarg;
-	}
-	if (optind != argc)
-		dl_usage();
-	log_init("postern/deliver", LOG_DEST_SYSLOG);
-	if (conf_load(&dl_conf, cf, err, sizeof(err)) == -1)
-		fatal("%s", err);
-	if ((n = listen_inherited(all, NELEM(all))) == -1)
-		fatal("cannot take the listening sockets");
-	for (i = 0; i < n; i++) {
-		if (strcmp(all[i].name, "deliver") == 0)
-			lfd[nl++] = all[i];
-		else
-			close(all[i].fd);
-	}
-	if (nl == 0)
-		fatal("no listening socket named \"deliver\" (start me from the master)");
+	daemon_start(argc, argv, "deliver", &dl_conf);
+	nl = daemon_sockets("deliver", lfd, NELEM(lfd));
 	if (priv_is_root() &&
 	    priv_lookup(dl_conf.vmail_user, &dl_vmail, err, sizeof(err)) == -1)
 		fatal("%s", err);

@@ -23,6 +23,7 @@
 
 #include "aliases.h"
 #include "conf.h"
+#include "daemon.h"
 #include "listen.h"
 #include "log.h"
 #include "priv.h"
@@ -211,44 +212,19 @@ lk_serve(const struct listen_fd *lfd, size_t nl)
 		close(cl[i].fd);
 }
 
-static void
-lk_usage(void)
-{
-	fprintf(stderr, "usage: lookupd [-c conffile]\n");
-	exit(2);
-}
-
 int
 main(int argc, char **argv)
 {
-	struct listen_fd all[LISTEN_MAXFDS], lfd[LK_MAX_LISTEN];
+	struct listen_fd lfd[LK_MAX_LISTEN];
 	struct priv_id id;
 	char err[4096];
-	const char *cf = NULL;
-	size_t nl = 0;
-	int ch, n, i;
+	size_t nl;
+	int i;
 
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
-		if (ch != 'c')
-			lk_usage();
-		cf = optarg;
-	}
-	if (optind != argc)
-		lk_usage();
-	log_init("postern/lookupd", LOG_DEST_SYSLOG);
-	if (conf_load(&lk_conf, cf, err, sizeof(err)) == -1)
-		fatal("%s", err);
-	if ((n = listen_inherited(all, NELEM(all))) == -1)
-		fatal("cannot take the listening sockets");
-	for (i = 0; i < n; i++) {
-		if (strcmp(all[i].name, "lookup") == 0 && nl < NELEM(lfd)) {
-			lfd[nl++] = all[i];
-			fd_set_nonblock(all[i].fd, 1);
-		} else
-			close(all[i].fd);
-	}
-	if (nl == 0)
-		fatal("no listening socket named \"lookup\" (start me from the master)");
+	daemon_start(argc, argv, "lookupd", &lk_conf);
+	nl = daemon_sockets("lookup", lfd, NELEM(lfd));
+	for (i = 0; i < (int)nl; i++)
+		fd_set_nonblock(lfd[i].fd, 1);
 	if (userdb_init(&lk_conf) == -1)
 		fatal("cannot open the user database %s", lk_conf.sasl_db);
 	if (priv_is_root() &&

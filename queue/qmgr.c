@@ -30,6 +30,7 @@
 
 #include "aliases.h"
 #include "conf.h"
+#include "daemon.h"
 #include "log.h"
 #include "priv.h"
 #include "qmgr.h"
@@ -498,32 +499,15 @@ qmgr_recover(void)
 		    qmgr_retry.n - qmgr_retry.head);
 }
 
-static void
-qmgr_usage(void)
-{
-	fprintf(stderr, "usage: qmgr [-c conffile]\n");
-	exit(2);
-}
-
 int
 main(int argc, char **argv)
 {
 	struct priv_id id;
 	char err[4096];
-	const char *cf = NULL;
 	size_t i;
-	int ch, fifo, ctl;
+	int fifo, ctl;
 
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
-		if (ch != 'c')
-			qmgr_usage();
-		cf = optarg;
-	}
-	if (optind != argc)
-		qmgr_usage();
-	log_init("postern/qmgr", LOG_DEST_SYSLOG);
-	if (conf_load(&qmgr_conf, cf, err, sizeof(err)) == -1)
-		fatal("%s", err);
+	daemon_start(argc, argv, "qmgr", &qmgr_conf);
 	if (priv_is_root() &&
 	    priv_lookup(qmgr_conf.mail_owner, &id, err, sizeof(err)) == -1)
 		fatal("%s", err);

@@ -30,6 +30,7 @@
 
 #include "agent.h"
 #include "conf.h"
+#include "daemon.h"
 #include "listen.h"
 #include "log.h"
 #include "priv.h"
@@ -282,42 +283,15 @@ smtp_init_ctx(void)
 		log_warn("TLS client context with verification: %s", err);
 }
 
-static void
-smtp_usage(void)
-{
-	fprintf(stderr, "usage: smtp [-c conffile]\n");
-	exit(2);
-}
-
 int
 main(int argc, char **argv)
 {
-	struct listen_fd all[LISTEN_MAXFDS], lfd[LISTEN_MAXFDS];
+	struct listen_fd lfd[LISTEN_MAXFDS];
 	char err[4096];
-	const char *cf = NULL;
-	size_t nl = 0;
-	int ch, n, i;
+	size_t nl;
 
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
-		if (ch != 'c')
-			smtp_usage();
-		cf = optarg;
-	}
-	if (optind != argc)
-		smtp_usage();
-	log_init("postern/smtp", LOG_DEST_SYSLOG);
-	if (conf_load(&smtp_conf, cf, err, sizeof(err)) == -1)
-		fatal("%s", err);
-	if ((n = listen_inherited(all, NELEM(all))) == -1)
-		fatal("cannot take the listening sockets");
-	for (i = 0; i < n; i++) {
-		if (strcmp(all[i].name, "smtp") == 0)
-			lfd[nl++] = all[i];
-		else
-			close(all[i].fd);
-	}
-	if (nl == 0)
-		fatal("no listening socket named \"smtp\" (start me from the master)");
+	daemon_start(argc, argv, "smtp", &smtp_conf);
+	nl = daemon_sockets("smtp", lfd, NELEM(lfd));
 	if (priv_is_root() &&
 	    priv_lookup(smtp_conf.mail_owner, &smtp_owner, err, sizeof(err)) == -1)
 		fatal("%s", err);

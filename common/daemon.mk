@@ -1,0 +1,1 @@
+COMMON_DAEMON = common/daemon.c common/daemon.h
