@@ -1,8 +1,9 @@
 /*
  * smtp: the outbound SMTP client (issue 4). Shared by smtp.c (the
  * process: sockets, privileges, the request from qmgr), smtp_route.c
- * (transport_map, relayhost, tls_policy_map, credentials, MX lookup) and
- * smtp_proto.c (one SMTP transaction).
+ * (transport_map, relayhost, tls_policy_map, credentials, MX lookup),
+ * smtp_reply.c (reply and EHLO parsers) and smtp_proto.c (one SMTP
+ * transaction).
  */
 #ifndef POSTERN_SMTP_H
 #define POSTERN_SMTP_H
@@ -20,6 +21,11 @@ struct conf;
 #define SMTP_MAX_HOSTS	16		/* next-hop hosts tried per request */
 #define SMTP_MAX_ADDRS	32		/* addresses tried per request */
 #define SMTP_HOST_MAX	256
+#define SMTP_REPLY_LINE_MAX 2048	/* reply line (RFC 5321 4.5.3.1.5: 512) */
+#define SMTP_REPLY_LINES 100		/* lines in one multiline reply */
+
+struct stream;
+struct strbuf;
 
 /* tls_policy_map levels. */
 enum smtp_tls { SMTP_TLS_NONE, SMTP_TLS_MAY, SMTP_TLS_ENCRYPT, SMTP_TLS_VERIFY };
@@ -82,7 +88,10 @@ struct smtp_ctx {
 /* smtp_route.c */
 /* Read a map file (admin's, before privileges are dropped). NULL if none. */
 char *smtp_map_load(const char *path, int secret, int *bad, char *err, size_t errlen);
-/* The value for key (case-insensitive first word) in map text, into out. 0 or -1. */
+/*
+ * The value for key (case-insensitive first word) in map text, into out.
+ * 0; -1 if there is none; -2 if there is one but it does not fit.
+ */
 int smtp_map_lookup(const char *map, const char *key, char *out, size_t outlen);
 enum smtp_tls smtp_tls_policy(const struct smtp_ctx *, const char *domain);
 /*
@@ -98,6 +107,37 @@ int smtp_resolve(struct smtp_ctx *, const struct smtp_host *, struct smtp_addr *
 /* "user:password" for the relayhost from the credentials, or -1. */
 int smtp_relay_secret(const struct smtp_ctx *, char *user, size_t ulen,
     char *pass, size_t plen);
+
+/*
+ * "smtp:[host]:port", "[host]:port", "host:port", "host" (transport_map
+ * values, relayhost). *mx is set for a name without brackets. 0 or -1.
+ */
+int smtp_parse_nexthop(const char *s, char *host, size_t hlen, unsigned *port, int *mx);
+
+/* smtp_reply.c */
+/* What EHLO offered (RFC 5321 4.1.1.1). */
+struct smtp_caps {
+	int	 pipelining, starttls, dsn, eightbit, utf8, auth_plain, auth_login;
+	int	 has_size;
+	unsigned long long sizemax;	/* SIZE value, 0: none or no limit */
+};
+/*
+ * One reply line of n bytes: "DDD", "DDD text" or "DDD-text", CRLF, no
+ * NUL. Sets *code. 1 more lines follow, 0 last line, -1 malformed.
+ */
+int smtp_reply_line(const char *l, size_t n, int *code);
+/*
+ * Read one whole reply (at most SMTP_REPLY_LINES lines of at most
+ * SMTP_REPLY_LINE_MAX bytes, one code) from st. 0 with *code, reply (the
+ * lines joined, sanitised) and lines (each line's text, LF-ended); or
+ * -1 with the reason in reply (*code untouched).
+ */
+int smtp_reply_read(struct stream *, int *code, char *reply, size_t replylen,
+    struct strbuf *lines);
+/* The enhanced status code (RFC 3463) that starts reply's text, or "C.0.0". */
+void smtp_reply_enhanced(int code, const char *reply, char *out, size_t outlen);
+/* The keywords of an EHLO reply (lines as smtp_reply_read leaves them). */
+void smtp_ehlo_caps(const char *lines, struct smtp_caps *);
 
 /* smtp_proto.c */
 /*

@@ -31,8 +31,6 @@
 #include "strbuf.h"
 #include "util.h"
 
-#define SP_LINE_MAX	2048		/* reply line (RFC 5321 4.5.3.1.5: 512) */
-#define SP_REPLY_LINES	100		/* lines in one multiline reply */
 #define SP_CHUNK	65536
 
 struct sp {
@@ -95,89 +93,12 @@ fail:
 	return -1;
 }
 
-/* One reply line: "DDD", "DDD text" or "DDD-text", CRLF. 1 more follow, 0 last, -1 bad. */
-static int
-sp_line_ok(const char *l, size_t n, int *code)
-{
-	if (n < 5 || l[n - 2] != '\r' || l[n - 1] != '\n')
-		return -1;
-	if (l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '9' ||
-	    l[2] < '0' || l[2] > '9')
-		return -1;
-	if (memchr(l, '\0', n) != NULL)
-		return -1;
-	*code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
-	if (n == 5)
-		return 0;
-	if (l[3] == '-')
-		return 1;
-	return l[3] == ' ' ? 0 : -1;
-}
-
 /* Read one whole reply under timeout seconds. 0, or -1 (sp->reply says why). */
 static int
 sp_reply(struct sp *s, long long timeout)
 {
-	char line[SP_LINE_MAX + 1];
-	ssize_t n;
-	int code, first = -1, more, k;
-	size_t used;
-
 	s->st.timeout_ms = sp_ms(timeout);
-	strbuf_reset(&s->lines);
-	s->reply[0] = '\0';
-	for (k = 0; k < SP_REPLY_LINES; k++) {
-		n = stream_getline(&s->st, line, SP_LINE_MAX);
-		if (n == STREAM_EOF || n == STREAM_ERR) {
-			str_copy(s->reply, n == STREAM_EOF ? "lost connection" :
-			    errno == ETIMEDOUT ? "timeout" : "read error", sizeof(s->reply));
-			return -1;
-		}
-		if (n == STREAM_TOOLONG || (more = sp_line_ok(line, (size_t)n, &code)) == -1 ||
-		    (first != -1 && code != first)) {
-			str_copy(s->reply, "malformed reply", sizeof(s->reply));
-			return -1;
-		}
-		first = code;
-		line[n - 2] = '\0';
-		strbuf_printf(&s->lines, "%s\n", n > 5 ? line + 4 : "");
-		used = strlen(s->reply);
-		if (used == 0)
-			log_sanitize(s->reply, sizeof(s->reply), line, (size_t)n - 2);
-		else if (used + 2 < sizeof(s->reply) && n > 5) {
-			s->reply[used++] = ' ';
-			s->reply[used] = '\0';
-			log_sanitize(s->reply + used, sizeof(s->reply) - used, line + 4,
-			    (size_t)n - 6);
-		}
-		if (!more) {
-			s->code = code;
-			return 0;
-		}
-	}
-	str_copy(s->reply, "malformed reply (too many lines)", sizeof(s->reply));
-	return -1;
-}
-
-/* The enhanced status code of a reply, or "C.0.0". */
-static void
-sp_enhanced(int code, const char *reply, char *out, size_t outlen)
-{
-	const char *p = reply + 4;
-	size_t a, b, c;
-
-	str_fmt(out, outlen, "%d.0.0", code / 100);
-	if (strlen(reply) < 9 || p[0] != '0' + code / 100 || p[1] != '.')
-		return;
-	a = strspn(p + 2, "0123456789");
-	if (a < 1 || a > 3 || p[2 + a] != '.')
-		return;
-	b = strspn(p + 3 + a, "0123456789");
-	c = 3 + a + b;
-	if (b < 1 || b > 3 || (p[c] != ' ' && p[c] != '\0') || c >= outlen)
-		return;
-	memcpy(out, p, c);
-	out[c] = '\0';
+	return smtp_reply_read(&s->st, &s->code, s->reply, sizeof(s->reply), &s->lines);
 }
 
 /* Set recipient r's result from the last reply (code < 400: accepted). */
@@ -185,7 +106,7 @@ static void
 sp_result(struct sp *s, struct smtp_rcpt *r, const char *stage)
 {
 	r->code = s->code;
-	sp_enhanced(s->code, s->reply, r->status, sizeof(r->status));
+	smtp_reply_enhanced(s->code, s->reply, r->status, sizeof(r->status));
 	if (s->code >= 400)
 		str_fmt(r->text, sizeof(r->text), "%s (in reply to %s)", s->reply, stage);
 	else
@@ -223,46 +144,22 @@ sp_all_reply(struct sp *s, int only_accepted, const char *stage)
 	}
 }
 
+/* The EHLO keywords of the last reply (smtp_reply.c parses them). */
 static void
 sp_caps(struct sp *s)
 {
-	const char *p = s->lines.data ? s->lines.data : "";
-	const char *e;
-	unsigned long long v;
-	char w[64];
-	size_t len;
+	struct smtp_caps caps;
 
-	s->pipelining = s->starttls = s->dsn = s->eightbit = s->utf8 = 0;
-	s->auth_plain = s->auth_login = s->has_size = 0;
-	for (p = strchr(p, '\n'); p != NULL && p[1]; p = e) {	/* skip line 1 */
-		p++;
-		e = strchr(p, '\n');
-		len = e != NULL ? (size_t)(e - p) : strlen(p);
-		if (len >= sizeof(w))
-			len = sizeof(w) - 1;
-		memcpy(w, p, len);
-		w[len] = '\0';
-		if (str_ieq(w, "PIPELINING"))
-			s->pipelining = 1;
-		else if (str_ieq(w, "STARTTLS"))
-			s->starttls = 1;
-		else if (str_ieq(w, "DSN"))
-			s->dsn = 1;
-		else if (str_ieq(w, "8BITMIME"))
-			s->eightbit = 1;
-		else if (str_ieq(w, "SMTPUTF8"))
-			s->utf8 = 1;
-		else if (str_iprefix(w, "SIZE")) {
-			s->has_size = 1;
-			if (w[4] == ' ' && parse_ullong(w + 5, 0, 1ULL << 50, &v) == 0)
-				s->sizemax = v;
-		} else if (str_iprefix(w, "AUTH ")) {
-			s->auth_plain = strcasestr(w, " PLAIN") != NULL;
-			s->auth_login = strcasestr(w, " LOGIN") != NULL;
-		}
-		if (e == NULL)
-			break;
-	}
+	smtp_ehlo_caps(s->lines.data, &caps);
+	s->pipelining = caps.pipelining;
+	s->starttls = caps.starttls;
+	s->dsn = caps.dsn;
+	s->eightbit = caps.eightbit;
+	s->utf8 = caps.utf8;
+	s->auth_plain = caps.auth_plain;
+	s->auth_login = caps.auth_login;
+	s->has_size = caps.has_size;
+	s->sizemax = caps.sizemax;
 }
 
 /* EHLO, falling back to HELO (RFC 5321 3.2). 0 or -1 (why). */

@@ -53,7 +53,9 @@ smtp_map_load(const char *path, int secret, int *bad, char *err, size_t errlen)
 		*bad = errno != ENOENT;
 		return NULL;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size > SMTP_MAP_MAX ||
+	if (fstat(fd, &st) == -1)
+		memset(&st, 0, sizeof(st));	/* mode 0: refused below as not regular */
+	if (!S_ISREG(st.st_mode) || st.st_size > SMTP_MAP_MAX ||
 	    (secret && (st.st_mode & 077) != 0)) {
 		str_fmt(err, errlen, "%s: %s", path, secret && (st.st_mode & 077) ?
 		    "refused: the file must not be accessible by group or others "
@@ -94,7 +96,7 @@ smtp_map_lookup(const char *map, const char *key, char *out, size_t outlen)
 			while (e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
 				e--;
 			if ((size_t)(e - v) >= outlen)
-				return -1;
+				return -2;
 			memcpy(out, v, (size_t)(e - v));
 			out[e - v] = '\0';
 			return 0;
@@ -108,9 +110,15 @@ enum smtp_tls
 smtp_tls_policy(const struct smtp_ctx *c, const char *domain)
 {
 	char v[32];
+	int r;
 
-	if (smtp_map_lookup(c->tlspolicy, domain, v, sizeof(v)) == -1)
+	if ((r = smtp_map_lookup(c->tlspolicy, domain, v, sizeof(v))) == -1)
 		return SMTP_TLS_MAY;
+	if (r == -2) {
+		/* Not a level we know (too long): not a reason to weaken TLS. */
+		log_warn("tls_policy_map: %s: unknown level (using verify)", domain);
+		return SMTP_TLS_VERIFY;
+	}
 	if (strcasecmp(v, "none") == 0)
 		return SMTP_TLS_NONE;
 	if (strcasecmp(v, "encrypt") == 0)
@@ -128,7 +136,7 @@ smtp_tls_policy(const struct smtp_ctx *c, const char *domain)
  * "smtp:[host]:port", "[host]:port", "host:port", "host" (a name without
  * brackets gets an MX lookup, Postfix's rule). 0 or -1.
  */
-static int
+int
 smtp_parse_nexthop(const char *s, char *host, size_t hlen, unsigned *port, int *mx)
 {
 	unsigned long long p = 25;
@@ -296,13 +304,14 @@ smtp_route(struct smtp_ctx *c, const char *domain, struct smtp_host *hosts,
 {
 	char v[512], host[SMTP_HOST_MAX];
 	unsigned port;
-	int mx;
+	int mx, r;
 
 	*relay = 0;
 	*n = 0;
-	if (smtp_map_lookup(c->transport, domain, v, sizeof(v)) == 0) {
-		if (smtp_parse_nexthop(v, host, sizeof(host), &port, &mx) == -1) {
-			log_warn("transport_map: %s: bad next hop '%s'", domain, v);
+	if ((r = smtp_map_lookup(c->transport, domain, v, sizeof(v))) != -1) {
+		if (r == -2 || smtp_parse_nexthop(v, host, sizeof(host), &port, &mx) == -1) {
+			log_warn("transport_map: %s: bad next hop '%s'", domain,
+			    r == -2 ? "(too long)" : v);
 			smtp_fail(code, 451, why, whylen, "4.3.5 bad transport_map entry");
 			return -1;
 		}
@@ -428,7 +437,7 @@ smtp_relay_secret(const struct smtp_ctx *c, char *user, size_t ulen, char *pass,
 	int r = -1;
 
 	if (c->creds == NULL ||
-	    smtp_map_lookup(c->creds, c->conf->relayhost, v, sizeof(v)) == -1)
+	    smtp_map_lookup(c->creds, c->conf->relayhost, v, sizeof(v)) != 0)
 		return -1;
 	if ((colon = strchr(v, ':')) != NULL) {
 		*colon = '\0';

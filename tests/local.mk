@@ -10,6 +10,7 @@ include tests/integration/local.mk
 include tests/integration/pop3.mk
 include tests/integration/submit.mk
 include tests/unit/parsers.mk
+include tests/unit/outbound.mk
 include tests/integration/outbound.mk
 
 ## Fuzz targets (libFuzzer; built by hand, see tests/fuzz/README.md) and

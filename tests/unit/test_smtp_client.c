@@ -1,0 +1,819 @@
+/*
+ * Unit tests of the parsers of the outbound smtp client: reply lines
+ * and whole replies (queue/smtp_reply.c: codes, continuation, one code
+ * per reply, the line and line-count limits at and one past, CR/LF/NUL,
+ * a missing CRLF), enhanced status codes, EHLO keywords, and in
+ * queue/smtp_route.c the map files (transport_map, tls_policy_map, the
+ * relayhost credentials with their mode check), the next-hop syntax
+ * "[host]:port" and the routing that needs no DNS. No DNS query is made:
+ * the resolver is never initialised (res_ok is 0).
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "conf.h"
+#include "smtp.h"
+#include "stream.h"
+#include "strbuf.h"
+#include "util.h"
+
+static int code;
+static char reply[600];
+static struct strbuf lines;
+
+/* One reply read from len bytes of text (a file behind a stream). */
+static int
+rd_n(const char *text, size_t len)
+{
+	struct stream st;
+	FILE *fp = tmpfile();
+	int r;
+
+	assert_non_null(fp);
+	assert_int_equal(write_all(fileno(fp), text, len), 0);
+	assert_int_equal(lseek(fileno(fp), 0, SEEK_SET), 0);
+	strbuf_free(&lines);
+	strbuf_init(&lines, 64 * 1024);
+	code = -7;
+	stream_init(&st, fileno(fp), fileno(fp), 1000);
+	r = smtp_reply_read(&st, &code, reply, sizeof(reply), &lines);
+	stream_close(&st, 0);
+	fclose(fp);
+	if (r == -1)
+		assert_int_equal(code, -7);	/* untouched on failure */
+	return r;
+}
+
+static int
+rd(const char *text)
+{
+	return rd_n(text, strlen(text));
+}
+
+static int
+line(const char *l)
+{
+	code = -7;
+	return smtp_reply_line(l, strlen(l), &code);
+}
+
+static void
+test_reply_line_good(void **state)
+{
+	(void)state;
+	assert_int_equal(line("250 ok\r\n"), 0);
+	assert_int_equal(code, 250);
+	assert_int_equal(line("250-ok\r\n"), 1);
+	assert_int_equal(code, 250);
+	assert_int_equal(line("250\r\n"), 0);		/* "DDD" alone */
+	assert_int_equal(line("250-\r\n"), 1);
+	assert_int_equal(line("250 \r\n"), 0);
+	assert_int_equal(line("200 x\r\n"), 0);
+	assert_int_equal(code, 200);
+	assert_int_equal(line("599 x\r\n"), 0);
+	assert_int_equal(code, 599);
+	assert_int_equal(line("354 go\r\n"), 0);
+	assert_int_equal(code, 354);
+}
+
+static void
+test_reply_line_bad(void **state)
+{
+	(void)state;
+	assert_int_equal(line("25\r\n"), -1);
+	assert_int_equal(line("2500 x\r\n"), -1);
+	assert_int_equal(line("2500\r\n"), -1);
+	assert_int_equal(line("250x\r\n"), -1);
+	assert_int_equal(line("250x ok\r\n"), -1);
+	assert_int_equal(line("250\tok\r\n"), -1);
+	assert_int_equal(line("150 x\r\n"), -1);
+	assert_int_equal(line("199 x\r\n"), -1);
+	assert_int_equal(line("600 x\r\n"), -1);
+	assert_int_equal(line("050 x\r\n"), -1);
+	assert_int_equal(line("2a0 x\r\n"), -1);
+	assert_int_equal(line("25a x\r\n"), -1);
+	assert_int_equal(line(" 250 x\r\n"), -1);
+	assert_int_equal(line("\r\n"), -1);
+	assert_int_equal(line(""), -1);
+	/* no CRLF, a bare LF, a bare CR */
+	assert_int_equal(line("250 ok"), -1);
+	assert_int_equal(line("250 ok\n"), -1);
+	assert_int_equal(line("250 ok\r"), -1);
+	assert_int_equal(line("250 ok\n\r"), -1);
+	assert_int_equal(code, -7);
+	/* a NUL anywhere */
+	assert_int_equal(smtp_reply_line("250 o\0k\r\n", 9, &code), -1);
+	assert_int_equal(smtp_reply_line("250\0\r\n", 6, &code), -1);
+	assert_int_equal(smtp_reply_line("250 ok\r\n", 8, &code), 0);
+}
+
+static void
+test_reply_read_single(void **state)
+{
+	(void)state;
+	assert_int_equal(rd("220 mx.example.test ESMTP\r\n"), 0);
+	assert_int_equal(code, 220);
+	assert_string_equal(reply, "220 mx.example.test ESMTP");
+	assert_string_equal(lines.data, "mx.example.test ESMTP\n");
+	assert_int_equal(rd("250\r\n"), 0);
+	assert_int_equal(code, 250);
+	assert_string_equal(reply, "250");
+	assert_string_equal(lines.data, "\n");
+	/* only one reply is read: the next one stays for the next call */
+	assert_int_equal(rd("250 a\r\n550 b\r\n"), 0);
+	assert_int_equal(code, 250);
+	assert_string_equal(reply, "250 a");
+}
+
+static void
+test_reply_read_multi(void **state)
+{
+	(void)state;
+	assert_int_equal(rd("250-mx.example.test\r\n250-PIPELINING\r\n"
+	    "250-SIZE 1000\r\n250 STARTTLS\r\n"), 0);
+	assert_int_equal(code, 250);
+	assert_string_equal(reply, "250-mx.example.test PIPELINING SIZE 1000 STARTTLS");
+	assert_string_equal(lines.data, "mx.example.test\nPIPELINING\nSIZE 1000\nSTARTTLS\n");
+	/* the last line "DDD" alone, empty continuation lines */
+	assert_int_equal(rd("550-a\r\n550-\r\n550\r\n"), 0);
+	assert_int_equal(code, 550);
+	assert_string_equal(reply, "550-a ");	/* "550-" adds a separator */
+	assert_string_equal(lines.data, "a\n\n\n");
+}
+
+static void
+test_reply_read_bad(void **state)
+{
+	(void)state;
+	/* RFC 5321 4.2.1: one code per reply */
+	assert_int_equal(rd("250-a\r\n251 b\r\n"), -1);
+	assert_string_equal(reply, "malformed reply");
+	assert_int_equal(rd("250-a\r\n550 b\r\n"), -1);
+	assert_int_equal(rd("250-a\r\n250-b\r\n450-c\r\n250 d\r\n"), -1);
+	/* bad codes, separators and line ends */
+	assert_int_equal(rd("25\r\n"), -1);
+	assert_string_equal(reply, "malformed reply");
+	assert_int_equal(rd("2500 x\r\n"), -1);
+	assert_int_equal(rd("250x\r\n"), -1);
+	assert_int_equal(rd("250-a\r\n250x\r\n"), -1);
+	assert_int_equal(rd("250 ok\n"), -1);
+	assert_int_equal(rd("250-a\n250 ok\r\n"), -1);
+	assert_int_equal(rd_n("250 o\0k\r\n", 9), -1);
+	assert_int_equal(rd_n("250-a\r\n250 \0\r\n", 14), -1);
+	/* no CRLF before the connection closes */
+	assert_int_equal(rd("250 ok"), -1);
+	assert_string_equal(reply, "malformed reply");
+	assert_int_equal(rd("250 ok\r"), -1);
+	/* a continuation and then nothing */
+	assert_int_equal(rd("250-a\r\n"), -1);
+	assert_string_equal(reply, "lost connection");
+	assert_int_equal(rd(""), -1);
+	assert_string_equal(reply, "lost connection");
+}
+
+static void
+test_reply_read_hostile_text(void **state)
+{
+	(void)state;
+	/* a CR or control characters inside the text are not logged raw */
+	assert_int_equal(rd("550 a\rb\x1b[31m\r\n"), 0);
+	assert_int_equal(code, 550);
+	assert_null(strchr(reply, '\r'));
+	assert_null(strchr(reply, '\x1b'));
+	assert_int_equal(strncmp(reply, "550 a", 5), 0);
+	/* a long multiline reply stays within the reply buffer */
+	{
+		struct strbuf b;
+		int i;
+
+		strbuf_init(&b, 1024 * 1024);
+		for (i = 0; i < 50; i++)
+			strbuf_printf(&b, "250-%0200d\r\n", i);
+		strbuf_printf(&b, "250 end\r\n");
+		assert_int_equal(rd_n(b.data, b.len), 0);
+		assert_true(strlen(reply) < sizeof(reply));
+		strbuf_free(&b);
+	}
+}
+
+/* A reply line of exactly len bytes, CRLF included. */
+static void
+long_line(struct strbuf *b, const char *code3, size_t len)
+{
+	size_t i;
+
+	strbuf_printf(b, "%s ", code3);
+	for (i = 4; i < len - 2; i++)
+		strbuf_printf(b, "x");
+	strbuf_printf(b, "\r\n");
+}
+
+static void
+test_reply_read_line_limit(void **state)
+{
+	struct strbuf b;
+
+	(void)state;
+	strbuf_init(&b, 1024 * 1024);
+	long_line(&b, "250", SMTP_REPLY_LINE_MAX);
+	assert_int_equal(b.len, SMTP_REPLY_LINE_MAX);
+	assert_int_equal(rd_n(b.data, b.len), 0);
+	assert_int_equal(code, 250);
+	strbuf_reset(&b);
+	long_line(&b, "250", SMTP_REPLY_LINE_MAX + 1);
+	assert_int_equal(rd_n(b.data, b.len), -1);
+	assert_string_equal(reply, "malformed reply");
+	/* the overlong line is dropped: its tail is not read as a reply */
+	strbuf_reset(&b);
+	strbuf_printf(&b, "250-");
+	long_line(&b, "250", 100000);
+	assert_int_equal(rd_n(b.data, b.len), -1);
+	strbuf_free(&b);
+}
+
+static void
+test_reply_read_line_count(void **state)
+{
+	struct strbuf b;
+	int i;
+
+	(void)state;
+	strbuf_init(&b, 1024 * 1024);
+	for (i = 0; i < SMTP_REPLY_LINES - 1; i++)
+		strbuf_printf(&b, "250-l%d\r\n", i);
+	strbuf_printf(&b, "250 last\r\n");
+	assert_int_equal(rd_n(b.data, b.len), 0);
+	assert_int_equal(code, 250);
+	strbuf_reset(&b);
+	for (i = 0; i < SMTP_REPLY_LINES; i++)
+		strbuf_printf(&b, "250-l%d\r\n", i);
+	strbuf_printf(&b, "250 last\r\n");
+	assert_int_equal(rd_n(b.data, b.len), -1);
+	assert_string_equal(reply, "malformed reply (too many lines)");
+	strbuf_free(&b);
+}
+
+static const char *
+enh(int c, const char *r)
+{
+	static char out[8];
+
+	smtp_reply_enhanced(c, r, out, sizeof(out));
+	return out;
+}
+
+static void
+test_enhanced(void **state)
+{
+	(void)state;
+	assert_string_equal(enh(250, "250 2.1.0 Ok"), "2.1.0");
+	assert_string_equal(enh(250, "250 2.1.0"), "2.1.0");
+	assert_string_equal(enh(550, "550-5.1.1 no such user"), "5.1.1");
+	assert_string_equal(enh(451, "451 4.123.1 x"), "4.123.1");
+	assert_string_equal(enh(451, "451 4.12.12 x"), "4.12.12");
+	/* class must match the reply code's */
+	assert_string_equal(enh(550, "550 4.1.1 x"), "5.0.0");
+	/* none, short, bad shapes */
+	assert_string_equal(enh(451, "451"), "4.0.0");
+	assert_string_equal(enh(451, "451 x"), "4.0.0");
+	assert_string_equal(enh(250, "250 2.1"), "2.0.0");
+	assert_string_equal(enh(250, "250 2.1. x"), "2.0.0");
+	assert_string_equal(enh(250, "250 2..1 x"), "2.0.0");
+	assert_string_equal(enh(250, "250 2.1.0x"), "2.0.0");
+	assert_string_equal(enh(250, "250 2.1.0.1"), "2.0.0");
+	assert_string_equal(enh(250, "250 2.1234.1 x"), "2.0.0");
+	assert_string_equal(enh(250, "250 2.1.1234 x"), "2.0.0");
+	assert_string_equal(enh(250, "250 22.1.1 x"), "2.0.0");
+	/* 3 digits each fit the caller's 8 bytes only up to 7 characters */
+	assert_string_equal(enh(250, "250 2.123.123 x"), "2.0.0");
+	assert_string_equal(enh(250, "250 2.12.123 x"), "2.0.0");
+}
+
+static struct smtp_caps caps;
+
+static void
+ehlo(const char *l)
+{
+	memset(&caps, 0x55, sizeof(caps));
+	smtp_ehlo_caps(l, &caps);
+}
+
+static void
+test_ehlo_good(void **state)
+{
+	(void)state;
+	ehlo("mx.example.test greets you\nPIPELINING\nsize 10240000\nSTARTTLS\n"
+	    "DSN\n8BITMIME\nSMTPUTF8\nAUTH LOGIN PLAIN\n");
+	assert_true(caps.pipelining && caps.starttls && caps.dsn && caps.eightbit &&
+	    caps.utf8 && caps.auth_plain && caps.auth_login && caps.has_size);
+	assert_int_equal(caps.sizemax, 10240000);
+	/* nothing offered */
+	ehlo("mx.example.test\n");
+	assert_false(caps.pipelining || caps.starttls || caps.dsn || caps.eightbit ||
+	    caps.utf8 || caps.auth_plain || caps.auth_login || caps.has_size);
+	assert_int_equal(caps.sizemax, 0);
+	ehlo(NULL);
+	assert_false(caps.pipelining || caps.has_size);
+	ehlo("");
+	assert_false(caps.pipelining || caps.has_size);
+	/* the greeting line is not a keyword; a last line without LF is */
+	ehlo("PIPELINING\nSTARTTLS");
+	assert_false(caps.pipelining);
+	assert_true(caps.starttls);
+	ehlo("x\nAUTH PLAIN\n");
+	assert_true(caps.auth_plain);
+	assert_false(caps.auth_login);
+	ehlo("x\nauth cram-md5 login\n");
+	assert_false(caps.auth_plain);
+	assert_true(caps.auth_login);
+}
+
+static void
+test_ehlo_size(void **state)
+{
+	(void)state;
+	ehlo("x\nSIZE\n");
+	assert_true(caps.has_size);
+	assert_int_equal(caps.sizemax, 0);
+	ehlo("x\nSIZE 0\n");		/* RFC 1870: no fixed limit */
+	assert_true(caps.has_size);
+	assert_int_equal(caps.sizemax, 0);
+	ehlo("x\nSIZE 1125899906842624\n");	/* 2^50: the largest taken */
+	assert_int_equal(caps.sizemax, 1ULL << 50);
+	ehlo("x\nSIZE 1125899906842625\n");
+	assert_true(caps.has_size);
+	assert_int_equal(caps.sizemax, 0);
+	ehlo("x\nSIZE -1\n");
+	assert_int_equal(caps.sizemax, 0);
+	ehlo("x\nSIZE 99999999999999999999999\n");
+	assert_int_equal(caps.sizemax, 0);
+	ehlo("x\nSIZE 10x\n");
+	assert_int_equal(caps.sizemax, 0);
+	/* another keyword that starts with SIZE is not SIZE (was: it was) */
+	ehlo("x\nSIZEX 100\n");
+	assert_false(caps.has_size);
+	assert_int_equal(caps.sizemax, 0);
+	/* a new EHLO (after STARTTLS) replaces the old limit (was: kept) */
+	memset(&caps, 0, sizeof(caps));
+	smtp_ehlo_caps("x\nSIZE 1000\n", &caps);
+	assert_int_equal(caps.sizemax, 1000);
+	smtp_ehlo_caps("x\nSIZE\n", &caps);
+	assert_int_equal(caps.sizemax, 0);
+}
+
+static void
+test_ehlo_auth_hostile(void **state)
+{
+	char big[1200];
+
+	(void)state;
+	/* only a mechanism whose name starts with PLAIN (was: taken as PLAIN) */
+	ehlo("x\nAUTH PLAIN-CLIENTTOKEN XLOGIN\n");
+	assert_false(caps.auth_plain);
+	assert_false(caps.auth_login);
+	ehlo("x\nAUTH=PLAIN LOGIN\n");		/* the old form is ignored */
+	assert_false(caps.auth_plain || caps.auth_login);
+	ehlo("x\nAUTH\n");
+	assert_false(caps.auth_plain || caps.auth_login);
+	ehlo("x\nAUTH   PLAIN  \n");
+	assert_true(caps.auth_plain);
+	/* a long mechanism list (was: cut at 63 bytes, PLAIN lost) */
+	ehlo("x\nAUTH GSSAPI NTLM DIGEST-MD5 CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256 "
+	    "XOAUTH2 OAUTHBEARER PLAIN LOGIN\n");
+	assert_true(caps.auth_plain);
+	assert_true(caps.auth_login);
+	/* keywords must be the whole line */
+	ehlo("x\nPIPELINING STARTTLS\nXSTARTTLS\nSTARTTLSX\n");
+	assert_false(caps.pipelining || caps.starttls);
+	/* an overlong keyword line is cut, not overflowed */
+	memset(big, 'A', sizeof(big));
+	memcpy(big, "x\n", 2);
+	big[sizeof(big) - 1] = '\0';
+	ehlo(big);
+	assert_false(caps.pipelining || caps.has_size);
+}
+
+static char val[64];
+
+static int
+lk(const char *map, const char *key)
+{
+	memset(val, 0, sizeof(val));
+	return smtp_map_lookup(map, key, val, sizeof(val));
+}
+
+static void
+test_map_lookup(void **state)
+{
+	const char *m = "# transport_map\n\n  # indented comment\n"
+	    "example.test smtp:[mx.example.test]:2525\n"
+	    "\tTabbed.Test\t [10.0.0.1]  \t\n"
+	    "crlf.test relay.test\r\n"
+	    "example.test second\n"
+	    "novalue.test\n"
+	    "last.test lastvalue";
+
+	(void)state;
+	assert_int_equal(lk(m, "example.test"), 0);
+	assert_string_equal(val, "smtp:[mx.example.test]:2525");	/* first wins */
+	assert_int_equal(lk(m, "EXAMPLE.TEST"), 0);
+	assert_int_equal(lk(m, "tabbed.test"), 0);
+	assert_string_equal(val, "[10.0.0.1]");
+	assert_int_equal(lk(m, "crlf.test"), 0);
+	assert_string_equal(val, "relay.test");
+	assert_int_equal(lk(m, "last.test"), 0);
+	assert_string_equal(val, "lastvalue");
+	assert_int_equal(lk(m, "novalue.test"), 0);
+	assert_string_equal(val, "");
+	/* no partial, prefix or comment matches */
+	assert_int_equal(lk(m, "example.tes"), -1);
+	assert_int_equal(lk(m, "example.test2"), -1);
+	assert_int_equal(lk(m, "xexample.test"), -1);
+	assert_int_equal(lk(m, "#"), -1);
+	assert_int_equal(lk(m, "transport_map"), -1);
+	assert_int_equal(lk(m, ""), -1);
+	assert_int_equal(lk(NULL, "example.test"), -1);
+	assert_int_equal(lk("", "example.test"), -1);
+	assert_int_equal(lk("\n\n\n", "example.test"), -1);
+}
+
+static void
+test_map_lookup_limit(void **state)
+{
+	char m[200];
+
+	(void)state;
+	/* a value of sizeof(val) - 1 bytes fits; one more does not (-2) */
+	memset(val, 0, sizeof(val));
+	str_fmt(m, sizeof(m), "k %0*d\n", (int)sizeof(val) - 1, 7);
+	assert_int_equal(lk(m, "k"), 0);
+	assert_int_equal(strlen(val), sizeof(val) - 1);
+	str_fmt(m, sizeof(m), "k %0*d\n", (int)sizeof(val), 7);
+	assert_int_equal(lk(m, "k"), -2);
+	/* trailing blanks do not count */
+	str_fmt(m, sizeof(m), "k %0*d \t\r\n", (int)sizeof(val) - 1, 7);
+	assert_int_equal(lk(m, "k"), 0);
+}
+
+static struct conf conf;
+static struct smtp_ctx ctx;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	memset(&conf, 0, sizeof(conf));
+	memset(&ctx, 0, sizeof(ctx));
+	conf.relayhost = (char *)"";
+	ctx.conf = &conf;
+	return 0;
+}
+
+static void
+test_tls_policy(void **state)
+{
+	(void)state;
+	assert_int_equal(smtp_tls_policy(&ctx, "a.test"), SMTP_TLS_MAY);
+	ctx.tlspolicy = (char *)"n.test none\nm.test MAY\ne.test encrypt\n"
+	    "v.test Verify\ns.test secure\nu.test dane\nx.test encrypt ciphers=high\n"
+	    "l.test encrypt protocols=!SSLv2,!SSLv3,!TLSv1,!TLSv1.1\nb.test\n";
+	assert_int_equal(smtp_tls_policy(&ctx, "N.test"), SMTP_TLS_NONE);
+	assert_int_equal(smtp_tls_policy(&ctx, "m.test"), SMTP_TLS_MAY);
+	assert_int_equal(smtp_tls_policy(&ctx, "e.test"), SMTP_TLS_ENCRYPT);
+	assert_int_equal(smtp_tls_policy(&ctx, "v.test"), SMTP_TLS_VERIFY);
+	assert_int_equal(smtp_tls_policy(&ctx, "s.test"), SMTP_TLS_VERIFY);
+	assert_int_equal(smtp_tls_policy(&ctx, "other.test"), SMTP_TLS_MAY);
+	/* an unknown level is the strictest, never weaker */
+	assert_int_equal(smtp_tls_policy(&ctx, "u.test"), SMTP_TLS_VERIFY);
+	assert_int_equal(smtp_tls_policy(&ctx, "x.test"), SMTP_TLS_VERIFY);
+	assert_int_equal(smtp_tls_policy(&ctx, "b.test"), SMTP_TLS_VERIFY);
+	/* a value too long for the buffer (was: MAY, weaker than written) */
+	assert_int_equal(smtp_tls_policy(&ctx, "l.test"), SMTP_TLS_VERIFY);
+}
+
+static int
+nh(const char *s, char *host, size_t hlen, unsigned *port, int *mx)
+{
+	*port = 0;
+	*mx = -1;
+	host[0] = '\0';
+	return smtp_parse_nexthop(s, host, hlen, port, mx);
+}
+
+static void
+test_nexthop_good(void **state)
+{
+	char h[SMTP_HOST_MAX];
+	unsigned port;
+	int mx;
+
+	(void)state;
+	assert_int_equal(nh("[mx.example.test]:2525", h, sizeof(h), &port, &mx), 0);
+	assert_string_equal(h, "mx.example.test");
+	assert_int_equal(port, 2525);
+	assert_int_equal(mx, 0);
+	assert_int_equal(nh("smtp:[127.0.0.1]:10025", h, sizeof(h), &port, &mx), 0);
+	assert_string_equal(h, "127.0.0.1");
+	assert_int_equal(port, 10025);
+	assert_int_equal(nh("SMTP:[IPv6:::1]", h, sizeof(h), &port, &mx), 0);
+	assert_string_equal(h, "IPv6:::1");
+	assert_int_equal(port, 25);
+	assert_int_equal(mx, 0);
+	assert_int_equal(nh("relay.example.test", h, sizeof(h), &port, &mx), 0);
+	assert_string_equal(h, "relay.example.test");
+	assert_int_equal(port, 25);
+	assert_int_equal(mx, 1);
+	assert_int_equal(nh("relay.example.test:587", h, sizeof(h), &port, &mx), 0);
+	assert_int_equal(port, 587);
+	assert_int_equal(mx, 1);
+	assert_int_equal(nh("[h]:1", h, sizeof(h), &port, &mx), 0);
+	assert_int_equal(port, 1);
+	assert_int_equal(nh("[h]:65535", h, sizeof(h), &port, &mx), 0);
+	assert_int_equal(port, 65535);
+}
+
+static void
+test_nexthop_bad(void **state)
+{
+	static const char *bad[] = {
+		"", "smtp:", "[]", "[]:25", "[h", "[h]x", "[h]:", "[h]:0", "[h]:65536",
+		"[h]:-1", "[h]:+25", "[h]: 25", "[h]:25 ", "[h]:25x", "[h]:0x19",
+		"[h]:99999999999999999999999", "h:", ":25", "h:0", "h:65536", "h:x",
+		"dead::beef", "[h]]:25", "[h]:25:25",
+	};
+	char h[SMTP_HOST_MAX];
+	unsigned port;
+	size_t i;
+	int mx;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (nh(bad[i], h, sizeof(h), &port, &mx) != -1)
+			fail_msg("accepted \"%s\"", bad[i]);
+	}
+}
+
+static void
+test_nexthop_limit(void **state)
+{
+	char h[8], in[32];
+	unsigned port;
+	int mx;
+
+	(void)state;
+	/* a host of hlen - 1 bytes fits, hlen does not */
+	assert_int_equal(nh("[1234567]:25", h, sizeof(h), &port, &mx), 0);
+	assert_string_equal(h, "1234567");
+	assert_int_equal(nh("[12345678]:25", h, sizeof(h), &port, &mx), -1);
+	assert_int_equal(nh("1234567:25", h, sizeof(h), &port, &mx), 0);
+	assert_int_equal(nh("12345678:25", h, sizeof(h), &port, &mx), -1);
+	assert_int_equal(nh("12345678", h, sizeof(h), &port, &mx), -1);
+	str_fmt(in, sizeof(in), "[%s]", "a\r\nb");
+	/* the parser keeps control characters; the resolver refuses them */
+	assert_int_equal(nh(in, h, sizeof(h), &port, &mx), 0);
+}
+
+static void
+test_route(void **state)
+{
+	struct smtp_host hosts[SMTP_MAX_HOSTS];
+	char why[256], big[700];
+	size_t n;
+	int relay, c;
+
+	(void)state;
+	ctx.transport = (char *)"t.test [10.0.0.5]:2525\nbad.test [x\n";
+	assert_int_equal(smtp_route(&ctx, "T.test", hosts, &n, &relay, &c, why,
+	    sizeof(why)), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(hosts[0].name, "10.0.0.5");
+	assert_int_equal(hosts[0].port, 2525);
+	assert_int_equal(relay, 0);
+	assert_int_equal(smtp_route(&ctx, "bad.test", hosts, &n, &relay, &c, why,
+	    sizeof(why)), -1);
+	assert_int_equal(c, 451);
+	assert_string_equal(why, "4.3.5 bad transport_map entry");
+	/* a transport_map value too long (was: ignored, mail went by MX) */
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "long.test [", 11);
+	memcpy(big + sizeof(big) - 5, "]:25", 5);
+	ctx.transport = big;
+	assert_int_equal(smtp_route(&ctx, "long.test", hosts, &n, &relay, &c, why,
+	    sizeof(why)), -1);
+	assert_int_equal(c, 451);
+	/* relayhost: used when transport_map has nothing */
+	conf.relayhost = (char *)"[relay.example.test]:587";
+	assert_int_equal(smtp_route(&ctx, "other.test", hosts, &n, &relay, &c, why,
+	    sizeof(why)), 0);
+	assert_int_equal(relay, 1);
+	assert_string_equal(hosts[0].name, "relay.example.test");
+	assert_int_equal(hosts[0].port, 587);
+	conf.relayhost = (char *)"[relay.example.test]:0";
+	assert_int_equal(smtp_route(&ctx, "other.test", hosts, &n, &relay, &c, why,
+	    sizeof(why)), -1);
+	assert_int_equal(c, 451);
+	assert_string_equal(why, "4.3.5 bad relayhost setting");
+	/* MX needed but no resolver: a temporary failure, no query made */
+	conf.relayhost = (char *)"";
+	assert_int_equal(smtp_route(&ctx, "other.test", hosts, &n, &relay, &c, why,
+	    sizeof(why)), -1);
+	assert_int_equal(c, 451);
+}
+
+static char dir[64];
+static char path[128];
+
+static char *
+load(const char *text, mode_t mode, int secret, int *bad)
+{
+	char err[256];
+	int fd;
+
+	str_fmt(path, sizeof(path), "%s/map", dir);
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd != -1);
+	assert_int_equal(write_all(fd, text, strlen(text)), 0);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+	err[0] = '\0';
+	return smtp_map_load(path, secret, bad, err, sizeof(err));
+}
+
+static int
+setup_dir(void **state)
+{
+	setup(state);
+	str_copy(dir, "/tmp/test_smtp_client.XXXXXX", sizeof(dir));
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int
+teardown_dir(void **state)
+{
+	char p[160];
+
+	(void)state;
+	str_fmt(p, sizeof(p), "%s/map", dir);
+	unlink(p);
+	str_fmt(p, sizeof(p), "%s/link", dir);
+	unlink(p);
+	str_fmt(p, sizeof(p), "%s/sub", dir);
+	rmdir(p);
+	rmdir(dir);
+	return 0;
+}
+
+static void
+test_map_load(void **state)
+{
+	char err[256], p[160], *m;
+	int bad, fd;
+
+	(void)state;
+	m = load("k v\n", 0644, 0, &bad);
+	assert_non_null(m);
+	assert_string_equal(m, "k v\n");
+	assert_int_equal(bad, 0);
+	free(m);
+	assert_null(smtp_map_load(NULL, 0, &bad, err, sizeof(err)));
+	assert_int_equal(bad, 0);
+	assert_null(smtp_map_load("", 1, &bad, err, sizeof(err)));
+	assert_int_equal(bad, 0);
+	/* a missing file is no map, not an error */
+	str_fmt(p, sizeof(p), "%s/none", dir);
+	assert_null(smtp_map_load(p, 1, &bad, err, sizeof(err)));
+	assert_int_equal(bad, 0);
+	/* a directory, a symbolic link */
+	str_fmt(p, sizeof(p), "%s/sub", dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	assert_null(smtp_map_load(p, 0, &bad, err, sizeof(err)));
+	assert_int_equal(bad, 1);
+	str_fmt(p, sizeof(p), "%s/link", dir);
+	assert_int_equal(symlink("map", p), 0);
+	assert_null(smtp_map_load(p, 0, &bad, err, sizeof(err)));
+	assert_int_equal(bad, 1);
+	/* 4 MB is the limit: at it loads, one past is refused */
+	fd = open(path, O_WRONLY);
+	assert_int_equal(ftruncate(fd, 4 * 1024 * 1024), 0);
+	close(fd);
+	m = smtp_map_load(path, 0, &bad, err, sizeof(err));
+	assert_non_null(m);
+	free(m);
+	fd = open(path, O_WRONLY);
+	assert_int_equal(ftruncate(fd, 4 * 1024 * 1024 + 1), 0);
+	close(fd);
+	assert_null(smtp_map_load(path, 0, &bad, err, sizeof(err)));
+	assert_int_equal(bad, 1);
+}
+
+static void
+test_creds_mode(void **state)
+{
+	static const mode_t loose[] = { 0640, 0604, 0660, 0644, 0601, 0610, 0700 | 04 };
+	char *m;
+	size_t i;
+	int bad;
+
+	(void)state;
+	m = load("[relay.test]:587 u:p\n", 0600, 1, &bad);
+	assert_non_null(m);
+	assert_int_equal(bad, 0);
+	free(m);
+	m = load("[relay.test]:587 u:p\n", 0400, 1, &bad);
+	assert_non_null(m);
+	free(m);
+	for (i = 0; i < sizeof(loose) / sizeof(loose[0]); i++) {
+		assert_null(load("[relay.test]:587 u:p\n", loose[i], 1, &bad));
+		assert_int_equal(bad, 1);
+	}
+	/* the same modes are fine for a map that is not secret */
+	m = load("k v\n", 0644, 0, &bad);
+	assert_non_null(m);
+	free(m);
+}
+
+static void
+test_creds_secret(void **state)
+{
+	char u[16], p[16];
+
+	(void)state;
+	conf.relayhost = (char *)"[relay.example.test]:587";
+	assert_int_equal(smtp_relay_secret(&ctx, u, sizeof(u), p, sizeof(p)), -1);
+	ctx.creds = (char *)"# creds\n[other.test]:587 o:o\n"
+	    "[RELAY.example.test]:587 alice@example.test:pa:ss\n";
+	assert_int_equal(smtp_relay_secret(&ctx, u, sizeof(u), p, sizeof(p)), -1);	/* user too long */
+	{
+		char uu[32];
+
+		assert_int_equal(smtp_relay_secret(&ctx, uu, sizeof(uu), p, sizeof(p)), 0);
+		assert_string_equal(uu, "alice@example.test");
+		assert_string_equal(p, "pa:ss");	/* a password may hold ':' */
+	}
+	ctx.creds = (char *)"[relay.example.test]:587 user:\n";
+	assert_int_equal(smtp_relay_secret(&ctx, u, sizeof(u), p, sizeof(p)), 0);
+	assert_string_equal(u, "user");
+	assert_string_equal(p, "");
+	ctx.creds = (char *)"[relay.example.test]:587 nocolon\n";
+	assert_int_equal(smtp_relay_secret(&ctx, u, sizeof(u), p, sizeof(p)), -1);
+	/* the key is the relayhost as written: no port, no match */
+	ctx.creds = (char *)"[relay.example.test] u:p\n";
+	assert_int_equal(smtp_relay_secret(&ctx, u, sizeof(u), p, sizeof(p)), -1);
+	/* password one past the buffer; at the limit */
+	ctx.creds = (char *)"[relay.example.test]:587 u:123456789012345\n";
+	assert_int_equal(smtp_relay_secret(&ctx, u, sizeof(u), p, sizeof(p)), 0);
+	ctx.creds = (char *)"[relay.example.test]:587 u:1234567890123456\n";
+	assert_int_equal(smtp_relay_secret(&ctx, u, sizeof(u), p, sizeof(p)), -1);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	strbuf_free(&lines);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reply_line_good),
+		cmocka_unit_test(test_reply_line_bad),
+		cmocka_unit_test_teardown(test_reply_read_single, teardown),
+		cmocka_unit_test_teardown(test_reply_read_multi, teardown),
+		cmocka_unit_test_teardown(test_reply_read_bad, teardown),
+		cmocka_unit_test_teardown(test_reply_read_hostile_text, teardown),
+		cmocka_unit_test_teardown(test_reply_read_line_limit, teardown),
+		cmocka_unit_test_teardown(test_reply_read_line_count, teardown),
+		cmocka_unit_test(test_enhanced),
+		cmocka_unit_test(test_ehlo_good),
+		cmocka_unit_test(test_ehlo_size),
+		cmocka_unit_test(test_ehlo_auth_hostile),
+		cmocka_unit_test(test_map_lookup),
+		cmocka_unit_test(test_map_lookup_limit),
+		cmocka_unit_test_setup(test_tls_policy, setup),
+		cmocka_unit_test(test_nexthop_good),
+		cmocka_unit_test(test_nexthop_bad),
+		cmocka_unit_test(test_nexthop_limit),
+		cmocka_unit_test_setup(test_route, setup),
+		cmocka_unit_test_setup_teardown(test_map_load, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_creds_mode, setup_dir, teardown_dir),
+		cmocka_unit_test_setup(test_creds_secret, setup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
