@@ -16,7 +16,6 @@ queue_pickup_LDADD = $(POSTERN_LIBS)
 # install` sets that up; otherwise (DESTDIR, packaging as a user) it only
 # warns, and the packager or the admin does it. mailq and newaliases are
 # names of postern-sendmail.
-MAILDROP_GROUP = postdrop
 install-exec-hook: install-exec-sendmail
 install-exec-sendmail:
 	@pd="$(DESTDIR)$(pkglibexecdir)/postdrop"; \
