@@ -66,6 +66,25 @@ def dialogue(r, rcpt, subj, what):
     tap.eq(code, 221, "%s: QUIT 221" % what)
 
 
+def one_session(p, sock, what, logname):
+    """One SMTP session over sock with the smtpd process p that serves just
+    that connection: dialogue, close after QUIT, exit 0, delivered."""
+    r = Raw(sock=sock)
+    subj = "%s-%d" % (logname.split(".")[0], PID)
+    dialogue(r, "alice@example.test", subj, what)
+    tap.ok(r.wait_closed(10), "%s: smtpd closes the connection after QUIT" % what)
+    r.close()
+    try:
+        rc = p.wait(10)
+    except subprocess.TimeoutExpired:
+        rc = None
+    tap.eq(rc, 0, "%s: smtpd exits 0 after the session" % what)
+    if rc != 0:
+        dump(logname)
+    tap.eq(len(S.wait_for_subject("alice@example.test", subj)), 1,
+           "%s: the message is delivered" % what)
+
+
 def t_inetd_socketpair():
     a, b = socket.socketpair()
     with logfile("inetd.log") as lf:
@@ -73,20 +92,7 @@ def t_inetd_socketpair():
             [SMTPD, "-c", S.conf], stdin=b.fileno(), stdout=b.fileno(), stderr=lf,
             env=clean_env(), start_new_session=True))
     b.close()
-    r = Raw(sock=a)
-    subj = "inetd-%d" % PID
-    dialogue(r, "alice@example.test", subj, "inetd")
-    tap.ok(r.wait_closed(10), "inetd: smtpd closes the connection after QUIT")
-    r.close()
-    try:
-        rc = p.wait(10)
-    except subprocess.TimeoutExpired:
-        rc = None
-    tap.eq(rc, 0, "inetd: smtpd exits 0 after the session")
-    if rc != 0:
-        dump("inetd.log")
-    tap.eq(len(S.wait_for_subject("alice@example.test", subj)), 1,
-           "inetd: the message is delivered")
+    one_session(p, a, "inetd", "inetd.log")
 
 
 def t_tcpserver_pipes():
@@ -254,20 +260,7 @@ def t_systemd_accept_yes():
     a, b = socket.socketpair()
     p = launch(b, logname="acceptyes.log", fdname="connection")
     b.close()
-    r = Raw(sock=a)
-    subj = "acceptyes-%d" % PID
-    dialogue(r, "alice@example.test", subj, "Accept=yes")
-    tap.ok(r.wait_closed(10), "Accept=yes: smtpd closes the connection after QUIT")
-    r.close()
-    try:
-        rc = p.wait(10)
-    except subprocess.TimeoutExpired:
-        rc = None
-    tap.eq(rc, 0, "Accept=yes: smtpd exits 0 after the session")
-    if rc != 0:
-        dump("acceptyes.log")
-    tap.eq(len(S.wait_for_subject("alice@example.test", subj)), 1,
-           "Accept=yes: the message is delivered")
+    one_session(p, a, "Accept=yes", "acceptyes.log")
 
 
 def t_master_unaffected():
