@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """
-pop3_launch: start authd and pop3d the way the master (or systemd) does,
-for the POP3 tests and bench/pop3-20k, until the master knows them.
+pop3_launch: start authd and pop3d the way systemd socket activation
+(Accept=no) does, for the POP3 tests and bench/pop3-20k. This is how
+test_pop3.py covers the systemd mode, and lets it stop and restart authd
+and pop3d one by one; test_pop3_master.py runs them under `postern run`.
 
 Sockets are bound here and passed as fds 3.. with LISTEN_FDS, LISTEN_PID
 and LISTEN_FDNAMES: authd gets the unix socket $queue_dir/private/auth
