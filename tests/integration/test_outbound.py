@@ -18,6 +18,7 @@ import email
 import re
 import email.policy
 import os
+import pwd
 import smtplib
 import ssl
 import sys
@@ -27,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from postern_test import (PASSWORD, POSTERN, Suite, poll, tap,  # noqa: E402
                           make_message, free_port, run_cmd)
 from fake_smtp import FakeSMTP  # noqa: E402
+import postern_test as pt  # noqa: E402
 
 SMTP_BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                         "queue", "smtp")
@@ -382,12 +384,32 @@ def test_smuggling(a):
            "leading dots are stuffed", repr(stuffed[:1]))
 
 
+def check_agent_privileges(a):
+    """DESIGN.md rule 3: the smtp client delivering right now runs as
+    postern, chrooted to the queue directory (root runs only)."""
+    if not pt.IS_ROOT:
+        tap.skip("the smtp agent runs as postern", "not root")
+        tap.skip("the smtp agent is chrooted to the queue directory", "not root")
+        return
+    tree = pt.descendants(a.proc.pid)
+    svc = [pid for pid, ppid, _g, exe, _a in tree
+           if ppid == a.proc.pid and exe == "smtp"]
+    agents = [pid for pid, ppid, _g, exe, _a in tree if svc and ppid == svc[0]]
+    uid = pwd.getpwnam("postern").pw_uid
+    tap.ok(len(agents) == 1 and pt.proc_ids(agents[0])["Uid"] == [uid] * 4,
+           "the smtp agent delivering now runs as postern", tree)
+    root = os.readlink("/proc/%d/root" % agents[0]) if agents else None
+    tap.eq(root, os.path.realpath(a.queue_dir),
+           "the smtp agent is chrooted to the queue directory")
+
+
 def test_sigkill(a):
     f = FAKES["stall"]
     code, _ = send_from(a, "sender@remote.test", "to-stall@example.test", "kill-1")
     tap.eq(code, 250, "accepted for a server that stalls after the dot")
     tap.ok(poll(lambda: len(f.conns) >= 1 and f.conns[0].messages, 20),
            "the delivery is in progress (content sent, no reply yet)")
+    check_agent_privileges(a)
     a.kill9()
     tap.ok(a.queue_files(), "the message is still queued")
     a.start()
