@@ -69,6 +69,10 @@ struct conf {
 	unsigned long long deliver_concurrency;
 	/* pop3d */
 	int	pop3_plaintext_auth;
+	/* imapd (issue 9) */
+	int	imap_plaintext_auth;
+	unsigned long long mailbox_quota;		/* bytes, 0 = none */
+	unsigned long long mailbox_quota_messages;	/* 0 = none */
 	/* submitd, smtpd AUTH (issue 3) */
 	char	*sender_login_map;
 	int	smtpd_auth_enable;

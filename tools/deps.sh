@@ -1,14 +1,39 @@
 #!/bin/sh
 # Install what postern needs to build and test on Debian 12, and the system
 # accounts it uses when started as root. Run as root.
+#
+#   sh tools/deps.sh           build and test dependencies (every package a
+#                              test uses, named here: Recommends are not
+#                              installed, so nothing may come in through them)
+#   sh tools/deps.sh --bench   also what bench/ compares against (Postfix,
+#                              Dovecot), with their services kept stopped
 set -e
 export DEBIAN_FRONTEND=noninteractive
+bench=no
+[ "${1:-}" = --bench ] && bench=yes
 apt-get update -qq
+# Build: compiler, autotools, the three libraries, zlib (IMAP COMPRESS),
+# cmocka (unit tests), mandoc (man page lint), cppcheck (static check).
+# Tests: Debian's python3 and aiosmtpd (a real SMTP sink); the clients the
+# integration tests drive: swaks with the Perl modules it needs for TLS and
+# SASL (Recommends of swaks), msmtp, fetchmail, curl, isync (mbsync).
 apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake pkg-config \
 	libssl-dev libsasl2-dev libsasl2-modules libsasl2-modules-db sasl2-bin \
-	libpcre2-dev libdb-dev libcmocka-dev mandoc cppcheck \
-	python3 python3-aiosmtpd swaks msmtp fetchmail curl openssl ca-certificates
+	libpcre2-dev zlib1g-dev libdb-dev libcmocka-dev mandoc cppcheck \
+	python3 python3-aiosmtpd \
+	swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl \
+	msmtp fetchmail curl isync openssl ca-certificates
+if [ "$bench" = yes ]; then
+	# The comparison systems of bench/. Their packages would start them on
+	# the standard ports: forbid that while they install (policy-rc.d 101).
+	prc=/usr/sbin/policy-rc.d
+	had_prc=no; [ -e $prc ] && had_prc=yes
+	[ $had_prc = yes ] || { printf '#!/bin/sh\nexit 101\n' > $prc; chmod 755 $prc; }
+	apt-get install -y -qq --no-install-recommends postfix dovecot-core \
+		dovecot-imapd dovecot-pop3d procps || { [ $had_prc = yes ] || rm -f $prc; exit 1; }
+	[ $had_prc = yes ] || rm -f $prc
+fi
 # Accounts (DESIGN.md, mail_owner, login_user, vmail_user, maildrop_group).
 getent group postdrop >/dev/null || groupadd --system postdrop
 getent passwd postern >/dev/null || useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin postern

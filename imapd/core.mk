@@ -1,0 +1,1 @@
+## imapd fragment: core (sources as IMAPD_CORE += ..., its unit tests and fuzz targets)

@@ -1,0 +1,1 @@
+## imapd fragment: mime (sources as IMAPD_MIME += ..., its unit tests and fuzz targets)

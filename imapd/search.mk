@@ -1,0 +1,1 @@
+## imapd fragment: search (sources as IMAPD_SEARCH += ..., its unit tests and fuzz targets)
