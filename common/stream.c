@@ -7,6 +7,12 @@
  * switched to non-blocking mode so that a half-received TLS record or a
  * full socket buffer can never block past it. SSL_read/SSL_write/the
  * handshake retry on WANT_READ/WANT_WRITE under one deadline.
+ *
+ * An optional filter (struct stream_filter: imapd's COMPRESS=DEFLATE)
+ * sits between the buffers and the connection: stream_fill() takes its
+ * input from the filter's read, stream_flush() hands the buffered output
+ * to the filter's write, and the filter talks to the connection through
+ * stream_raw_read()/stream_raw_write(). Without one nothing changes.
  */
 #include "config.h"
 
@@ -45,6 +51,11 @@ stream_init(struct stream *s, int rfd, int wfd, int timeout_ms)
 void
 stream_close(struct stream *s, int close_fds)
 {
+	if (s->filter != NULL) {
+		s->filter->free(s->filter_ctx);
+		s->filter = NULL;
+		s->filter_ctx = NULL;
+	}
 	if (s->ssl != NULL) {
 		/* Best effort close_notify; never wait for the peer's. */
 		if (!s->failed)
@@ -181,22 +192,30 @@ stream_ssl_read(struct stream *s, void *buf, size_t n, int64_t deadline)
 static ssize_t
 stream_fill(struct stream *s)
 {
-	int64_t deadline;
 	ssize_t r;
 
 	/* Answers to pipelined commands go out before we wait for more. */
 	if (s->wlen > 0 && stream_flush(s) == -1)
 		return STREAM_ERR;
 	s->rpos = s->rlen = 0;
-	deadline = stream_deadline(s);
-	if (s->ssl != NULL)
-		r = stream_ssl_read(s, s->rbuf, sizeof(s->rbuf), deadline);
+	if (s->filter != NULL)
+		r = s->filter->read(s, s->filter_ctx, s->rbuf, sizeof(s->rbuf));
 	else
-		r = stream_plain_read(s, s->rbuf, sizeof(s->rbuf), deadline);
+		r = stream_raw_read(s, s->rbuf, sizeof(s->rbuf));
 	if (r < 0)
 		return STREAM_ERR;
 	s->rlen = (size_t)r;
 	return r;
+}
+
+ssize_t
+stream_raw_read(struct stream *s, void *buf, size_t n)
+{
+	int64_t deadline = stream_deadline(s);
+
+	if (s->ssl != NULL)
+		return stream_ssl_read(s, buf, n, deadline);
+	return stream_plain_read(s, buf, n, deadline);
 }
 
 /* Drop input up to and including the next LF. 1 when found, EOF or ERR. */
@@ -248,6 +267,27 @@ stream_getline(struct stream *s, char *buf, size_t max)
 	}
 	buf[len] = '\0';
 	return (ssize_t)len;
+}
+
+ssize_t
+stream_getline_part(struct stream *s, char *buf, size_t max)
+{
+	size_t n;
+	char *lf;
+	ssize_t r;
+
+	if (max == 0)
+		return STREAM_ERR;
+	if (s->rpos == s->rlen && (r = stream_fill(s)) <= 0)
+		return r;
+	n = s->rlen - s->rpos;
+	if (n > max)
+		n = max;
+	if ((lf = memchr(s->rbuf + s->rpos, '\n', n)) != NULL)
+		n = (size_t)(lf - (s->rbuf + s->rpos)) + 1;
+	memcpy(buf, s->rbuf + s->rpos, n);
+	s->rpos += n;
+	return (ssize_t)n;
 }
 
 ssize_t
@@ -384,26 +424,55 @@ stream_ssl_write(struct stream *s, const void *buf, size_t n, int64_t deadline)
 }
 
 int
-stream_flush(struct stream *s)
+stream_raw_write(struct stream *s, const void *buf, size_t n)
 {
+	const char *p = buf;
 	size_t off = 0;
 	ssize_t r;
 
-	if (s->failed)
-		return -1;
-	while (off < s->wlen) {
+	while (off < n) {
 		int64_t deadline = stream_deadline(s);
 		if (s->ssl != NULL)
-			r = stream_ssl_write(s, s->wbuf + off, s->wlen - off, deadline);
+			r = stream_ssl_write(s, p + off, n - off, deadline);
 		else
-			r = stream_plain_write(s, s->wbuf + off, s->wlen - off, deadline);
-		if (r <= 0) {
-			s->failed = 1;
+			r = stream_plain_write(s, p + off, n - off, deadline);
+		if (r <= 0)
 			return -1;
-		}
 		off += (size_t)r;
 	}
+	return 0;
+}
+
+int
+stream_flush(struct stream *s)
+{
+	int r;
+
+	if (s->failed)
+		return -1;
+	if (s->wlen == 0)
+		return 0;
+	if (s->filter != NULL)
+		r = s->filter->write(s, s->filter_ctx, s->wbuf, s->wlen);
+	else
+		r = stream_raw_write(s, s->wbuf, s->wlen);
+	if (r == -1) {
+		s->failed = 1;
+		return -1;
+	}
 	s->wlen = 0;
+	return 0;
+}
+
+int
+stream_set_filter(struct stream *s, const struct stream_filter *f, void *ctx)
+{
+	if (s->filter != NULL || stream_pending(s) > 0)
+		return -1;
+	if (stream_flush(s) == -1)
+		return -1;
+	s->filter = f;
+	s->filter_ctx = ctx;
 	return 0;
 }
 
@@ -440,7 +509,8 @@ stream_handshake(struct stream *s, int server)
 static int
 stream_ssl_new(struct stream *s, SSL_CTX *ctx)
 {
-	if (s->ssl != NULL || ctx == NULL)
+	/* TLS goes under a filter, never over one (RFC 4978 3) */
+	if (s->ssl != NULL || ctx == NULL || s->filter != NULL)
 		return -1;
 	if ((s->ssl = SSL_new(ctx)) == NULL)
 		return -1;

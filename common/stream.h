@@ -18,9 +18,27 @@
 #define STREAM_ERR	(-1)	/* I/O error or timeout (errno ETIMEDOUT) */
 #define STREAM_TOOLONG	(-2)	/* line longer than the limit; rest of it discarded */
 
+struct stream;
+
+/*
+ * A filter between the stream's buffers and the connection (TLS or
+ * plain), such as IMAP COMPRESS=DEFLATE (RFC 4978). Without one, the
+ * stream reads and writes the connection directly, as it always did.
+ */
+struct stream_filter {
+	/* Up to n bytes of input into buf: >0, 0 at EOF, -1 on error. */
+	ssize_t	(*read)(struct stream *, void *ctx, void *buf, size_t n);
+	/* The stream is being flushed: send these n bytes now. 0 or -1. */
+	int	(*write)(struct stream *, void *ctx, const void *buf, size_t n);
+	/* Release ctx (at stream_close). */
+	void	(*free)(void *ctx);
+};
+
 struct stream {
 	int	 rfd, wfd;
 	SSL	*ssl;			/* non-NULL after a TLS handshake */
+	const struct stream_filter *filter;	/* NULL: none */
+	void	*filter_ctx;
 	int	 timeout_ms;		/* per read or write wait */
 	char	 rbuf[STREAM_RBUF];
 	size_t	 rpos, rlen;
@@ -42,6 +60,13 @@ void stream_close(struct stream *, int close_fds);
  * line without LF before EOF is returned as it is.
  */
 ssize_t stream_getline(struct stream *, char *buf, size_t max);
+/*
+ * Read at most max bytes of a line, stopping after its LF: what is
+ * buffered (waiting only when nothing is). Nothing is dropped: a line
+ * longer than max comes in parts. Returns >0 (the part ends with LF when
+ * the line did), STREAM_EOF or STREAM_ERR. buf is not NUL-terminated.
+ */
+ssize_t stream_getline_part(struct stream *, char *buf, size_t max);
 /* Read at most n bytes (whatever is buffered first). >0, EOF or ERR. */
 ssize_t stream_read(struct stream *, void *buf, size_t n);
 /* Bytes read from the peer but not yet consumed. */
@@ -55,6 +80,19 @@ int stream_printf(struct stream *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Write out everything buffered. 0 or -1. */
 int stream_flush(struct stream *);
+
+/*
+ * Put filter between the buffers and the connection from now on. What is
+ * buffered for output is flushed first, in clear (the tagged OK of the
+ * command that starts the filter). -1 when a filter is already set or
+ * input is pending (the peer sent more before it could know the answer).
+ * After it, TLS cannot be started.
+ */
+int stream_set_filter(struct stream *, const struct stream_filter *, void *ctx);
+/* For filters: one read from the connection under the stream's timeout. >0, 0 at EOF, -1. */
+ssize_t stream_raw_read(struct stream *, void *buf, size_t n);
+/* For filters: write all n bytes to the connection under the timeout. 0 or -1. */
+int stream_raw_write(struct stream *, const void *buf, size_t n);
 
 /* TLS server handshake on the stream (after STARTTLS, or at once for 465/993/995). 0 or -1. */
 int stream_tls_accept(struct stream *, SSL_CTX *);

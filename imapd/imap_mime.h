@@ -76,13 +76,21 @@ int imap_mime_binary(const struct imap_mime *, const char *spec, size_t speclen,
     struct strbuf *out);
 
 /* Header access, for SEARCH, SORT and THREAD. */
-/* The first field called name (case-insensitive) in hdr, unfolded, into out. 1 found, 0 not. */
+/* The first field called name (case-insensitive) in hdr, unfolded, into out. 1 found, 0 not, -1 full. */
 int imap_hdr_get(const char *hdr, size_t hdrlen, const char *name, struct strbuf *out);
-/* Every field called name, unfolded, joined by "\n". 1 found, 0 not. */
+/* Every field called name, unfolded, joined by "\n". 1 found, 0 not, -1 full. */
 int imap_hdr_get_all(const char *hdr, size_t hdrlen, const char *name, struct strbuf *out);
-/* RFC 2047 encoded words decoded to UTF-8 (unknown charsets: left as they are). */
+/*
+ * RFC 2047 encoded words decoded to UTF-8 and appended to out; the white
+ * space between adjacent words goes (RFC 2047 6.2); unknown charsets and
+ * malformed words are left as they are. 0, or -1 when out is full.
+ */
 int imap_hdr_decode(const char *value, size_t len, struct strbuf *out);
-/* Every text part's body, transfer-decoded and converted to UTF-8, joined, for SEARCH BODY/TEXT. */
+/*
+ * Every text part's body, transfer-decoded and converted to UTF-8 (bytes
+ * that are not: U+FFFD), joined by "\n" and appended, for SEARCH
+ * BODY/TEXT. 0, or -1 when out is full.
+ */
 int imap_mime_text_utf8(const struct imap_mime *, struct strbuf *out);
 /* An RFC 5322 date (obsolete forms too). 0 with *t (UTC) and *tzoff (seconds east), or -1. */
 int imap_date_parse(const char *s, size_t len, time_t *t, int *tzoff);
@@ -92,6 +100,6 @@ int imap_date_parse(const char *s, size_t len, time_t *t, int *tzoff);
  * FROM/TO/CC and DISPLAYFROM/DISPLAYTO (RFC 5256, 5957).
  */
 int imap_addr_first(const char *value, size_t len, struct strbuf *mailbox,
-    struct strbuf *display);
+    struct strbuf *display);	/* 1 found, 0 no address, -1 full */
 
 #endif

@@ -116,7 +116,8 @@ mime_unfold(const char *v, size_t len, struct strbuf *out)
 	while (n > base && (is_wsp(out->data[n - 1])))
 		n--;
 	out->len = n;
-	out->data[n] = '\0';
+	if (out->data != NULL)	/* nothing appended yet: no buffer */
+		out->data[n] = '\0';
 	return 0;
 full:
 	out->len = base;
@@ -408,7 +409,18 @@ param_value(const char *p, const char *end, struct rawparam *r)
 		return p < end ? p + 1 : p;
 	}
 	s = p;
-	while (p < end && *p != ';')
+	p = token_end(p, end);
+	if (p > s && mime_skip_cfws(p, end) == end) {	/* token [comment] */
+		r->val = s;
+		r->vallen = (size_t)(p - s);
+		return end;
+	}
+	if (p > s && *mime_skip_cfws(p, end) == ';') {
+		r->val = s;
+		r->vallen = (size_t)(p - s);
+		return mime_skip_cfws(p, end);
+	}
+	while (p < end && *p != ';')	/* lenient: name=foo bar.pdf */
 		p++;
 	r->val = s;
 	r->vallen = (size_t)(p - s);

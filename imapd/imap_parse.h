@@ -5,17 +5,24 @@
  *
  * A command is read whole before it is parsed: the line, and every literal
  * it announces ({n} synchronising: "+ OK" is sent before its bytes are
- * read; {n+} / {n-} non-synchronising, RFC 7888; ~{n} literal8, RFC 3516),
+ * read; {n+} non-synchronising, RFC 7888; ~{n} and ~{n+} literal8,
+ * RFC 3516; a CRLF or a bare LF ends a line),
  * up to the limits given. The parser then builds an argument tree over
- * that buffer: no copy of the data is made and nothing is NUL-terminated
- * by the caller.
+ * that buffer: no copy of the data is made (strings are unescaped and
+ * NUL-terminated in place) and the caller terminates nothing.
  *
  * Atoms are taken liberally as Dovecot does, so that FETCH and SEARCH can
  * see their items whole: inside an atom, '[' opens a part that runs to the
  * matching ']' and may hold spaces and parentheses
  * ("BODY.PEEK[HEADER.FIELDS (FROM TO)]<0.100>" is one ATOM), and '<...>'
  * after ']' belongs to the atom as well. "\Seen", "\*", "1:*", "$Junk" are
- * atoms; NIL (any case) is IMAP_ARG_NIL when nil_ok, else an ATOM.
+ * atoms. NIL (any case) is always IMAP_ARG_NIL, with str/len holding
+ * the atom's text as sent, and imap_arg_is_astring()/imap_arg_atom_is()
+ * accept it as the atom it also is (a mailbox may be called "NIL").
+ * An atom holds no 8-bit byte, '(', ')', '{' or '"' (outside [...]);
+ * a quoted string takes \" and \\ only, no CR, LF or NUL, and 8-bit
+ * bytes only as valid UTF-8 (RFC 9051 9, RFC 6855); a literal other than
+ * literal8 holds no NUL (RFC 3501 9 CHAR8).
  */
 #ifndef POSTERN_IMAP_PARSE_H
 #define POSTERN_IMAP_PARSE_H
@@ -29,6 +36,10 @@ struct stream;
 #define IMAP_ARGS_MAX		8192	/* arguments (all levels) in one command */
 #define IMAP_DEPTH_MAX		32	/* nested lists */
 #define IMAP_TAG_MAX		64
+/* Bytes imap_cmd_read skips to stay in step after a refused command; beyond: EOF */
+#define IMAP_DRAIN_MAX		(256ULL * 1024 * 1024)
+/* LITERAL- (RFC 7888 4): the largest {n+} when LITERAL+ is not advertised */
+#define IMAP_LITERAL_MINUS_MAX	4096
 
 enum imap_arg_type {
 	IMAP_ARG_ATOM,		/* str/len: the atom text */
@@ -75,6 +86,8 @@ struct imap_cmd {
 	size_t		 buflen, bufcap;
 	struct imap_arg	*pool;
 	size_t		 npool, poolcap;
+	struct imap_arg	*tok;			/* parse scratch: flat tokens */
+	size_t		 ntok, tokcap;
 };
 
 void imap_cmd_init(struct imap_cmd *);
@@ -84,11 +97,19 @@ void imap_cmd_free(struct imap_cmd *);
  * Read one whole command from s into cmd (replacing what it held) and
  * parse it. A synchronising literal over its limit is refused with
  * "<tag> NO [TOOBIG]" before its bytes are sent (RFC 7889 / 9051 7.1);
- * a non-synchronising one over its limit is read and dropped, then
- * IMAP_READ_TOOBIG (the caller answers BAD [TOOBIG] and may hang up).
+ * that ends the command for the client too, and imap_cmd_read goes on
+ * to read the next one (after 16 refusals in a row it returns TOOBIG).
+ * A non-synchronising literal over its limit, or a line over line_max,
+ * is read and dropped with the rest of its command (its further literals
+ * included), then IMAP_READ_TOOBIG: the caller answers "<tag> BAD
+ * [TOOBIG]" and may go on or hang up. A synchronising literal met while
+ * dropping is not accepted (no "+"): the caller's BAD ends it. More than
+ * IMAP_DRAIN_MAX bytes to drop gives IMAP_READ_EOF (hang up).
  * The continuation "+ OK\r\n" for synchronising literals is written and
  * flushed here. err gets a short reason for TOOBIG and BAD; cmd->tag is
  * set whenever the line had one so that the caller can answer it.
+ * limits->line_max 0 means IMAP_LINE_MAX; a line_max over it is cut to it.
+ * A command cut short by EOF (even a last line without LF) is EOF.
  */
 int imap_cmd_read(struct stream *s, struct imap_cmd *cmd, const struct imap_limits *,
     char *err, size_t errlen);
@@ -112,6 +133,9 @@ int imap_arg_number(const struct imap_arg *, uint64_t max, uint64_t *out);
  * Output helpers: write s as an IMAP string, choosing atom-safe quoted
  * form when it can ("..." with \" and \\ escaped) and a literal {n}\r\n
  * otherwise (CR, LF, NUL, 8-bit, or over 1024 bytes). NULL -> NIL.
+ * A NUL byte has no IMAP string form (RFC 3501 9 CHAR8; only literal8
+ * carries it): it goes out in a literal as it is, and callers that may
+ * hold NUL (BINARY) write ~{n} themselves.
  */
 struct strbuf;
 int imap_put_string(struct strbuf *, const char *s, size_t len);

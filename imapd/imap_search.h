@@ -65,7 +65,9 @@ struct imap_search {
  * Parse SEARCH arguments (after the command name; for UID SEARCH too):
  * [RETURN (...)] [CHARSET x] keys. Sequence sets are resolved against
  * the current mailbox: nmsgs and maxuid give "*"; saved is the SEARCHRES
- * result for "$" (may be NULL = empty). Only US-ASCII and UTF-8 charsets
+ * result for "$" (may be NULL = empty), kept as UIDs (RFC 5182 2.1: they
+ * survive expunges; imap_search_save makes it), so "$" means the same
+ * messages in SEARCH and UID SEARCH. Only US-ASCII and UTF-8 charsets
  * are accepted (else -2: the caller answers NO [BADCHARSET (US-ASCII
  * UTF-8)]). 0, -1 with err (BAD), or -2.
  */
@@ -82,6 +84,25 @@ int imap_search_match(const struct imap_search *, const struct imap_search_msgop
 int imap_search_run(const struct imap_search *, const struct imap_search_msgops *,
     struct imap_seqset *result);
 
+/*
+ * SEARCHRES (RFC 5182): the UIDs of the messages in seqs (a result of
+ * imap_search_run), to keep as the saved result. 0 or -1 (memory).
+ */
+int imap_search_save(const struct imap_search_msgops *, const struct imap_seqset *seqs,
+    struct imap_seqset *uids);
+/*
+ * The untagged response for result (sequence numbers, from
+ * imap_search_run), appended to out with its CRLF: "* SEARCH 2 3 5
+ * [(MODSEQ n)]" (RFC 3501 7.2.5, RFC 7162 3.1.5) or, when RETURN was
+ * given or rev2 (RFC 9051: SEARCH answers ESEARCH), "* ESEARCH (TAG
+ * "tag") [UID] MIN 2 MAX 5 COUNT 3 ALL 2:3,5 [MODSEQ n]" (RFC 4731).
+ * Numbers are UIDs when uid. Nothing for RETURN (SAVE) alone (RFC
+ * 5182). 0 or -1.
+ */
+int imap_search_respond(const struct imap_search *, const struct imap_search_msgops *,
+    const struct imap_seqset *result, const char *tag, int uid, int rev2,
+    struct strbuf *out);
+
 /* SORT (RFC 5256 3): parse "(criteria) charset keys", run, result in sort order. */
 struct imap_sort;
 int imap_sort_parse(struct imap_sort **, const struct imap_arg *args, uint32_t nmsgs,
@@ -90,6 +111,9 @@ int imap_sort_parse(struct imap_sort **, const struct imap_arg *args, uint32_t n
 int imap_sort_run(struct imap_sort *, const struct imap_search_msgops *, uint32_t **out,
     size_t *n);
 void imap_sort_free(struct imap_sort *);
+/* "* SORT 3 1 2 [(MODSEQ n)]\r\n" for seqs (UIDs printed when uid), appended to out. 0 or -1. */
+int imap_sort_respond(const struct imap_sort *, const struct imap_search_msgops *,
+    const uint32_t *seqs, size_t n, int uid, struct strbuf *out);
 
 /*
  * THREAD (RFC 5256 4): algorithm "REFERENCES" or "ORDEREDSUBJECT", then

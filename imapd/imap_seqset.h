@@ -12,6 +12,9 @@
 
 struct strbuf;
 
+/* More ranges than this (in a parsed text, or added) make a set malformed. */
+#define IMAP_SEQSET_RANGES_MAX	100000
+
 struct imap_range {
 	uint32_t	lo, hi;		/* lo <= hi after normalising */
 };
@@ -35,12 +38,17 @@ void imap_seqset_clear(struct imap_seqset *);
  * number is malformed: RFC 3501 nz-number).
  */
 int imap_seqset_parse(struct imap_seqset *, const char *text, size_t len, uint32_t star);
-/* Add one number or a range (any order), keeping the set sorted and merged. */
+/*
+ * Add one number or a range (any order), keeping the set sorted and
+ * merged (adjacent ranges are joined). Adding in ascending order costs
+ * O(log n) each; -1 when the set would have more than IMAP_SEQSET_RANGES_MAX.
+ */
 int imap_seqset_add(struct imap_seqset *, uint32_t lo, uint32_t hi);
 int imap_seqset_contains(const struct imap_seqset *, uint32_t v);
 /* Count of numbers in the set. */
 uint64_t imap_seqset_count(const struct imap_seqset *);
-/* Print as "1:3,7,9:12" (the shortest form). Empty set prints nothing. */
+/* Print as "1:3,7,9:12" (the shortest form). Empty set prints nothing.
+ * All or nothing: -1 leaves the strbuf as it was. */
 int imap_seqset_print(const struct imap_seqset *, struct strbuf *);
 /* Copy src into dst (for SEARCHRES saving). */
 int imap_seqset_copy(struct imap_seqset *dst, const struct imap_seqset *src);
