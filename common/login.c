@@ -42,6 +42,8 @@
 
 /* The login process's connection to authd (one per process). */
 static struct authclient login_authd;
+/* How long the relay waits for either side (past the session's own limit). */
+static int login_relay_idle_ms = LOGIN_IDLE_MS + 60000;
 
 int
 login_setup(const struct conf *c, char *err, size_t errlen)
@@ -167,6 +169,14 @@ int
 login_mech_is_plaintext(const char *mech)
 {
 	return str_ieq(mech, "PLAIN") || str_ieq(mech, "LOGIN");
+}
+
+int
+login_fail_limit(const struct login_conn *lc, unsigned int fails)
+{
+	unsigned long long max = lc->conf->submission_auth_failures;
+
+	return max != 0 && fails >= max;
 }
 
 int
@@ -308,7 +318,7 @@ login_proxy_events(struct stream *s, int sfd, const struct login_pipe *up,
 	pfd[2].revents = 0;
 	if (s->ssl != NULL && up->len == 0 && !up->eof && SSL_pending(s->ssl) > 0)
 		return 0;
-	return LOGIN_IDLE_MS + 60000;	/* the session times out first */
+	return login_relay_idle_ms;	/* the session times out first */
 }
 
 /* Relay until the session ends (or the client goes). */
@@ -417,6 +427,8 @@ login_child(int rfd, int wfd, int afd, int sfd, const struct login_settings *ls,
 		_exit(0);
 	}
 	alarm(0);
+	if (ls->proto->idle_secs * 1000LL > LOGIN_IDLE_MS)
+		login_relay_idle_ms = ls->proto->idle_secs * 1000 + 60000;
 	if (stream_flush(&lc.s) == 0)
 		login_proxy(&lc.s, sfd);
 	stream_close(&lc.s, 1);
@@ -549,6 +561,48 @@ login_open(const struct login_settings *ls, const char *peer, int *afd_login,
 	return 0;
 }
 
+/*
+ * The "unavailable" line to a client that expects TLS first (imaps,
+ * pop3s): the handshake reads from the network, so it runs in a child as
+ * login_user, chrooted, like the login process (rule 1).
+ */
+static void
+login_unavailable_tls(int rfd, int wfd, const struct login_settings *ls)
+{
+	struct priv_id id;
+	struct stream s;
+	char err[512], empty[4096];
+	pid_t pid;
+
+	if ((pid = fork()) == -1)
+		return;
+	if (pid > 0) {
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		return;
+	}
+	if (priv_is_root() && (priv_lookup(ls->conf->login_user, &id, err, sizeof(err)) == -1 ||
+	    str_fmt(empty, sizeof(empty), "%s/empty", ls->conf->state_dir) == -1 ||
+	    priv_drop(&id, empty, 1, err, sizeof(err)) == -1))
+		_exit(0);
+	alarm(30);
+	stream_init(&s, rfd, wfd, 10000);
+	if (stream_tls_accept(&s, ls->tls_ctx) == 0 &&
+	    stream_puts(&s, ls->proto->unavailable) == 0)
+		stream_flush(&s);
+	_exit(0);
+}
+
+/* Tell the client the service is unavailable, in TLS when it expects TLS. */
+static void
+login_unavailable(int rfd, int wfd, const struct login_settings *ls)
+{
+	if (ls->implicit_tls && ls->tls_ctx != NULL)
+		login_unavailable_tls(rfd, wfd, ls);
+	else if (!ls->implicit_tls)
+		write_all(wfd, ls->proto->unavailable, strlen(ls->proto->unavailable));
+}
+
 static void
 login_close(int *fd)
 {
@@ -567,7 +621,7 @@ login_connection(int rfd, int wfd, const struct login_settings *ls)
 
 	listen_peer_addr(rfd, peer, sizeof(peer));
 	if (login_open(ls, peer, &afd_login, &afd_parent, sp, &vmail) == -1) {
-		write_all(wfd, ls->proto->unavailable, strlen(ls->proto->unavailable));
+		login_unavailable(rfd, wfd, ls);
 		login_close(&afd_login);
 		login_close(&afd_parent);
 		login_close(&sp[0]);
@@ -576,7 +630,7 @@ login_connection(int rfd, int wfd, const struct login_settings *ls)
 	}
 	if ((pid = fork()) == -1) {
 		log_err("fork: %s", strerror(errno));
-		write_all(wfd, ls->proto->unavailable, strlen(ls->proto->unavailable));
+		login_unavailable(rfd, wfd, ls);
 		close(sp[0]);
 		close(sp[1]);
 		login_close(&afd_login);

@@ -71,6 +71,11 @@ struct login_proto {
 	 */
 	void		(*session)(struct stream *s, const struct conf *,
 			    const char *address, const char *peer);
+	/*
+	 * The session's own idle limit in seconds, when over the default 10
+	 * minutes (IMAP: 30, RFC 3501 5.4); the relay outlasts it. 0: default.
+	 */
+	int		idle_secs;
 };
 
 struct login_settings {
@@ -101,6 +106,12 @@ int login_auth_plain(struct login_conn *, const char *user, const char *pass,
     char *out, size_t outlen);
 /* Is mech one that sends the password in clear (PLAIN, LOGIN)? */
 int login_mech_is_plaintext(const char *mech);
+/*
+ * Has a session with fails failed logins had enough? The one limit of
+ * SMTP AUTH, POP3 and IMAP: submission_auth_failures (0: none), see
+ * postern.conf(5). authd's per-address delay and block come on top.
+ */
+int login_fail_limit(const struct login_conn *, unsigned int fails);
 /* STLS/STARTTLS after the OK reply was queued: flush, handshake, drop pipelined input. */
 int login_starttls(struct login_conn *);
 

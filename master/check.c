@@ -95,19 +95,12 @@ check_sasldb_dir(const struct conf *c)
 }
 
 int
-cmd_check(int argc, char **argv)
+cmd_check(const struct master_args *a)
 {
-	struct master_args a;
 	struct conf c;
 	int n;
 
-	if (master_getopt(argc, argv, "c:", &a) == -1)
-		return MASTER_EX_USAGE;
-	if (a.nrest != 0) {
-		master_usage();
-		return MASTER_EX_USAGE;
-	}
-	if (master_load_conf(a.conf, &c) == -1)
+	if (master_load_conf(a->conf, &c) == -1)
 		return 1;
 	check_problems = 0;
 	check_tls(&c);
@@ -121,28 +114,25 @@ cmd_check(int argc, char **argv)
 }
 
 int
-cmd_config(int argc, char **argv)
+cmd_config(const struct master_args *a)
 {
-	struct master_args a;
 	struct conf c;
 	const char *v;
 	int i, bad = 0;
 
-	if (master_getopt(argc, argv, "c:n", &a) == -1)
-		return MASTER_EX_USAGE;
-	if (master_load_conf(a.conf, &c) == -1)
+	if (master_load_conf(a->conf, &c) == -1)
 		return 1;
-	if (a.nrest == 0) {
-		conf_print(&c, a.only_set, STDOUT_FILENO);
+	if (a->nrest == 0) {
+		conf_print(&c, a->only_set, STDOUT_FILENO);
 		return 0;
 	}
-	for (i = 0; i < a.nrest; i++) {
-		if ((v = conf_value(a.rest[i])) == NULL) {
-			fprintf(stderr, "postern: unknown key '%s'\n", a.rest[i]);
+	for (i = 0; i < a->nrest; i++) {
+		if ((v = conf_value(a->rest[i])) == NULL) {
+			fprintf(stderr, "postern: unknown key '%s'\n", a->rest[i]);
 			bad = 1;
-		} else if (!a.only_set || conf_is_set(a.rest[i])) {
-			printf("%s = %s\n", a.rest[i],
-			    a.only_set ? conf_value_raw(a.rest[i]) : v);
+		} else if (!a->only_set || conf_is_set(a->rest[i])) {
+			printf("%s = %s\n", a->rest[i],
+			    a->only_set ? conf_value_raw(a->rest[i]) : v);
 		}
 	}
 	return bad;

@@ -51,30 +51,10 @@ master_running_pid(const struct conf *c)
 	return (long)pid;
 }
 
-/* Parse "[-c FILE]" with no operands and load the configuration. */
-static int
-control_args(int argc, char **argv, struct master_args *a, struct conf *c)
-{
-	if (master_getopt(argc, argv, "c:", a) == -1)
-		return MASTER_EX_USAGE;
-	if (a->nrest != 0) {
-		master_usage();
-		return MASTER_EX_USAGE;
-	}
-	if (c != NULL && master_load_conf(a->conf, c) == -1)
-		return 1;
-	return 0;
-}
-
 int
-cmd_run(int argc, char **argv)
+cmd_run(const struct master_args *a)
 {
-	struct master_args a;
-	int r;
-
-	if ((r = control_args(argc, argv, &a, NULL)) != 0)
-		return r;
-	return master_run(a.conf, MASTER_FOREGROUND);
+	return master_run(a->conf, MASTER_FOREGROUND);
 }
 
 /* The daemon side of start: session leader's child, stdio detached. */
@@ -117,23 +97,23 @@ control_relay(int fd)
 }
 
 int
-cmd_start(int argc, char **argv)
+cmd_start(const struct master_args *a)
 {
 	char abs[PATH_MAX];
-	struct master_args a;
+	const char *conf = a->conf;
 	struct conf c;
-	int r, p[2], status;
+	int p[2], status;
 	long pid;
 	pid_t kid;
 
-	if ((r = control_args(argc, argv, &a, &c)) != 0)
-		return r;
+	if (master_load_conf(conf, &c) == -1)
+		return 1;
 	if ((pid = master_running_pid(&c)) > 0) {
 		fprintf(stderr, "postern is already running (pid %ld)\n", pid);
 		return 1;
 	}
-	if (a.conf != NULL && realpath(a.conf, abs) != NULL)
-		a.conf = abs;
+	if (conf != NULL && realpath(conf, abs) != NULL)
+		conf = abs;
 	if (pipe2(p, O_CLOEXEC) == -1 || (kid = fork()) == -1) {
 		fprintf(stderr, "postern: start: %s\n", strerror(errno));
 		return 1;
@@ -143,7 +123,7 @@ cmd_start(int argc, char **argv)
 		if (setsid() == -1 || (kid = fork()) == -1)
 			_exit(1);
 		if (kid == 0)
-			control_daemon_child(p[1], a.conf);
+			control_daemon_child(p[1], conf);
 		_exit(0);
 	}
 	close(p[1]);
@@ -175,17 +155,15 @@ control_signal(const struct conf *c, int sig)
 }
 
 int
-cmd_stop(int argc, char **argv)
+cmd_stop(const struct master_args *a)
 {
 	struct timespec ts = { 0, 50 * 1000000L };
-	struct master_args a;
 	struct conf c;
 	int64_t deadline;
 	long pid;
-	int r;
 
-	if ((r = control_args(argc, argv, &a, &c)) != 0)
-		return r;
+	if (master_load_conf(a->conf, &c) == -1)
+		return 1;
 	if ((pid = control_signal(&c, SIGTERM)) == 0)
 		return 1;
 	deadline = now_ms() + CONTROL_STOP_MS;
@@ -201,27 +179,23 @@ cmd_stop(int argc, char **argv)
 }
 
 int
-cmd_reload(int argc, char **argv)
+cmd_reload(const struct master_args *a)
 {
-	struct master_args a;
 	struct conf c;
-	int r;
 
-	if ((r = control_args(argc, argv, &a, &c)) != 0)
-		return r;
+	if (master_load_conf(a->conf, &c) == -1)
+		return 1;
 	return control_signal(&c, SIGHUP) == 0 ? 1 : 0;
 }
 
 int
-cmd_status(int argc, char **argv)
+cmd_status(const struct master_args *a)
 {
-	struct master_args a;
 	struct conf c;
 	long pid;
-	int r;
 
-	if ((r = control_args(argc, argv, &a, &c)) != 0)
-		return r;
+	if (master_load_conf(a->conf, &c) == -1)
+		return 1;
 	if ((pid = master_running_pid(&c)) == 0) {
 		printf("postern is not running\n");
 		return 1;

@@ -179,30 +179,24 @@ demo_banner(const char *dir, const char *confpath, const char *pass)
 	    "             pop3s 9950, imap 1430, imaps 9930 (on 127.0.0.1)\n"
 	    "  try:       swaks --server 127.0.0.1:2525 --from bob@example.org "
 	    "--to %s\n"
+	    "  imap:      curl -k --ssl-reqd -u %s 'imap://127.0.0.1:1430/INBOX?ALL'\n"
 	    "  mail:      %s/mail/example.test/alice/Maildir\n"
 	    "  config:    %s\n"
 	    "Press Ctrl-C to stop.\n",
 	    dir, DEMO_USER, *pass ? pass :
 	    "(unchanged; set one with postern user passwd -c CONF " DEMO_USER ")",
-	    DEMO_USER, dir, confpath);
+	    DEMO_USER, DEMO_USER, dir, confpath);
 	fflush(stdout);
 }
 
 int
-cmd_demo(int argc, char **argv)
+cmd_demo(const struct master_args *a)
 {
 	char dir[PATH_MAX], confpath[PATH_MAX + 16], pass[32];
-	struct master_args a;
 	struct conf c;
 	int r;
 
-	if (master_getopt(argc, argv, "", &a) == -1)
-		return MASTER_EX_USAGE;
-	if (a.nrest > 1) {
-		master_usage();
-		return MASTER_EX_USAGE;
-	}
-	if (demo_dir(a.nrest ? a.rest[0] : NULL, dir, sizeof(dir)) == -1)
+	if (demo_dir(a->nrest ? a->rest[0] : NULL, dir, sizeof(dir)) == -1)
 		return 1;
 	str_fmt(confpath, sizeof(confpath), "%s/postern.conf", dir);
 	if (access(confpath, F_OK) == -1 && demo_build(dir, confpath) == -1)

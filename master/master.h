@@ -18,18 +18,21 @@ enum master_mode {
 	MASTER_DAEMON		/* postern start: syslog once ready */
 };
 
-/* Parse "[-c FILE]" style options shared by every command (getopt). */
+/*
+ * A command line, parsed by main.c against its table of commands (one
+ * grammar: common/cmdline.h). Each command gets it checked: only options
+ * it takes, and the number of operands it wants.
+ */
 struct master_args {
+	const char	*verb;		/* "run", "user", "queue", ... */
+	const char	*sub;		/* "add", "list", ... or NULL */
 	const char	*conf;		/* -c FILE or NULL */
 	int		 only_set;	/* -n (config) */
-	int		 force;		/* -f (user add) */
-	char	       **rest;		/* operands */
+	int		 force;		/* -f (user add, passwd) */
+	char	       **rest;		/* operands after the verb (and sub) */
 	int		 nrest;
 };
-/* optstring e.g. "c:n". 0, or -1 after printing usage (exit MASTER_EX_USAGE). */
-int master_getopt(int argc, char **argv, const char *optstring,
-    struct master_args *a);
-void master_usage(void);
+typedef int (*master_cmd)(const struct master_args *);
 
 /* Load the configuration, printing every problem to stderr. 0 or -1. */
 int master_load_conf(const char *path, struct conf *c);
@@ -55,14 +58,14 @@ void master_user_fix_perms(const struct conf *c);
 long master_running_pid(const struct conf *c);
 
 /* Commands: each returns the process exit status. */
-int cmd_run(int argc, char **argv);
-int cmd_start(int argc, char **argv);
-int cmd_stop(int argc, char **argv);
-int cmd_reload(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_check(int argc, char **argv);
-int cmd_config(int argc, char **argv);
-int cmd_user(int argc, char **argv);
-int cmd_demo(int argc, char **argv);
+int cmd_run(const struct master_args *);
+int cmd_start(const struct master_args *);
+int cmd_stop(const struct master_args *);
+int cmd_reload(const struct master_args *);
+int cmd_status(const struct master_args *);
+int cmd_check(const struct master_args *);
+int cmd_config(const struct master_args *);
+int cmd_user(const struct master_args *);
+int cmd_demo(const struct master_args *);
 
 #endif

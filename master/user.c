@@ -219,35 +219,25 @@ user_print(const char *addr, void *arg)
 	printf("%s\n", addr);
 }
 
+/* add, passwd, del, list (operands checked by main.c). */
 int
-cmd_user(int argc, char **argv)
+cmd_user(const struct master_args *a)
 {
-	struct master_args a;
+	const char *sub = a->sub;
 	struct conf c;
-	const char *sub = argc > 1 ? argv[1] : "";
-	int list = strcmp(sub, "list") == 0;
+	char *addr;
 
-	if (!list && strcmp(sub, "add") != 0 && strcmp(sub, "passwd") != 0 &&
-	    strcmp(sub, "del") != 0) {
-		master_usage();
-		return MASTER_EX_USAGE;
-	}
-	if (master_getopt(argc - 1, argv + 1, list ? "c:" : "c:f", &a) == -1)
-		return MASTER_EX_USAGE;
-	if (a.nrest != (list ? 0 : 1)) {
-		master_usage();
-		return MASTER_EX_USAGE;
-	}
-	if (master_load_conf(a.conf, &c) == -1)
+	if (master_load_conf(a->conf, &c) == -1)
 		return 1;
 	umask(077);
-	if (list)
+	if (strcmp(sub, "list") == 0)
 		return userdb_list(c.sasl_db, user_print, NULL) == 0 ? 0 : 1;
-	if (user_check_address(a.rest[0], &c, a.force || strcmp(sub, "del") == 0) == -1)
+	addr = a->rest[0];
+	if (user_check_address(addr, &c, a->force || strcmp(sub, "del") == 0) == -1)
 		return 1;
 	if (userdb_init(&c) == -1)
 		return 1;
 	if (strcmp(sub, "del") == 0)
-		return user_del(&c, a.rest[0]);
-	return user_set(&c, a.rest[0], strcmp(sub, "add") == 0);
+		return user_del(&c, addr);
+	return user_set(&c, addr, strcmp(sub, "add") == 0);
 }

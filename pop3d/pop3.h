@@ -12,7 +12,6 @@
 #define POP3_LINE_MAX		255
 #define POP3_ERROR_LIMIT	10	/* bad commands before we hang up */
 #define POP3_PREAUTH_CMDS	50	/* commands before authentication */
-#define POP3_AUTH_FAILS		3	/* failed logins on one connection */
 
 int pop3_preauth(struct login_conn *);
 void pop3_session_failed(struct login_conn *);

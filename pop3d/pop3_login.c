@@ -21,7 +21,7 @@ struct pop3_pre {
 	struct login_conn	*lc;
 	char			 user[256];
 	int			 have_user;
-	int			 fails;		/* failed logins */
+	unsigned int		 fails;		/* failed logins */
 	int			 errors;	/* bad commands */
 };
 
@@ -168,7 +168,7 @@ pop3_auth_failed(struct pop3_pre *p, const char *why)
 		stream_puts(&p->lc->s, "-ERR Unsupported authentication mechanism\r\n");
 	else
 		stream_puts(&p->lc->s, "-ERR [SYS/TEMP] Authentication unavailable\r\n");
-	if (++p->fails >= POP3_AUTH_FAILS || strcmp(why, "limit") == 0)
+	if (login_fail_limit(p->lc, ++p->fails) || strcmp(why, "limit") == 0)
 		return -1;
 	return 0;
 }

@@ -368,44 +368,19 @@ qa_enter(const struct conf *c)
 	return 0;
 }
 
-static void
-qa_usage(void)
-{
-	fprintf(stderr, "usage: postern queue [-c FILE] list|flush\n"
-	    "       postern queue [-c FILE] show|delete|hold|release ID\n");
-}
-
 int
-cmd_queue(int argc, char **argv)
+cmd_queue(const struct master_args *a)
 {
-	struct master_args a;
 	struct conf c;
-	const char *op;
+	const char *op = a->sub;
 
-	if (master_getopt(argc, argv, "c:", &a) == -1)
-		return MASTER_EX_USAGE;
-	if (a.nrest < 1) {
-		qa_usage();
-		return MASTER_EX_USAGE;
-	}
-	op = a.rest[0];
-	if (((strcmp(op, "list") == 0 || strcmp(op, "flush") == 0) && a.nrest != 1) ||
-	    ((strcmp(op, "show") == 0 || strcmp(op, "delete") == 0 ||
-	    strcmp(op, "hold") == 0 || strcmp(op, "release") == 0) && a.nrest != 2)) {
-		qa_usage();
-		return MASTER_EX_USAGE;
-	}
-	if (master_load_conf(a.conf, &c) == -1 || qa_enter(&c) == -1)
+	if (master_load_conf(a->conf, &c) == -1 || qa_enter(&c) == -1)
 		return 1;
 	if (strcmp(op, "list") == 0)
 		return qa_list();
 	if (strcmp(op, "show") == 0)
-		return qa_show(a.rest[1]);
+		return qa_show(a->rest[0]);
 	if (strcmp(op, "flush") == 0)
 		return qa_change("flush", NULL);
-	if (strcmp(op, "delete") == 0 || strcmp(op, "hold") == 0 ||
-	    strcmp(op, "release") == 0)
-		return qa_change(op, a.rest[1]);
-	qa_usage();
-	return MASTER_EX_USAGE;
+	return qa_change(op, a->rest[0]);	/* delete, hold, release */
 }

@@ -5,7 +5,9 @@
 #ifndef POSTERN_QUEUE_ADMIN_H
 #define POSTERN_QUEUE_ADMIN_H
 
-/* The command; returns the process exit status (0, 1 error, 2 usage). */
-int cmd_queue(int argc, char **argv);
+/* The command (operands checked by master/main.c); returns the process
+ * exit status (0, or 1 on error). */
+struct master_args;
+int cmd_queue(const struct master_args *);
 
 #endif

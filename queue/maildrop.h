@@ -44,7 +44,7 @@
 #define POSTDROP_EX_ADDR	11	/* bad address or full name */
 #define POSTDROP_EX_TOOBIG	12	/* over message_size_limit */
 #define POSTDROP_EX_NRCPT	13	/* no recipient, or too many */
-#define POSTDROP_EX_NOPERM	14	/* -c given by an ordinary user to a setgid postdrop */
+#define POSTDROP_EX_NOPERM	14	/* -c from an ordinary user, and the setgid group could not be dropped for good */
 #define POSTDROP_EX_CONFIG	71	/* the configuration cannot be loaded */
 #define POSTDROP_EX_WRITE	72	/* cannot write the maildrop (I/O, space, permissions) */
 #define POSTDROP_EX_READ	73	/* read error on standard input */

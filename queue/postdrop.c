@@ -5,9 +5,12 @@
  * the invoking user with the extra group: it trusts nothing the user
  * controls -- the environment is cleared, the umask is fixed, the working
  * directory and any file name from the user are ignored (the only path
- * comes from the system configuration; -c only when that gains nothing:
- * for root, or when postdrop is not setgid), and every argument is
- * checked (maildrop.c) and bounded. Exit status: maildrop.h, postdrop(8).
+ * comes from the system configuration), and every argument is checked
+ * (maildrop.c) and bounded. -c FILE from an ordinary user (an alternate
+ * configuration, a per-user tree) is honoured only after postdrop has
+ * given up its setgid group for good: it then writes with the user's own
+ * rights, so it can do nothing the user could not do without it.
+ * Exit status: maildrop.h, postdrop(8).
  *
  *   postdrop [-c config] [-f sender] [-F fullname] [--] recipient...
  */
@@ -84,11 +87,46 @@ postdrop_sanitize(void)
 	umask(077);
 }
 
-/* Is the process privileged (setgid/setuid) so that -c must be refused? */
+/* Is the process privileged (setgid/setuid) so that -c needs a drop first? */
 static int
 postdrop_privileged(void)
 {
-	return getuid() != 0 && (getegid() != getgid() || geteuid() != getuid());
+	gid_t rg, eg, sg;
+	uid_t ru, eu, su;
+
+	if (getresgid(&rg, &eg, &sg) == -1 || getresuid(&ru, &eu, &su) == -1)
+		return 1;
+	return ru != 0 && (eg != rg || sg != rg || eu != ru || su != ru);
+}
+
+/*
+ * An ordinary user names another configuration: become just that user
+ * (real, effective and saved ids all the real ones, so the group cannot
+ * be taken back), and check that it stuck. Any failure: refuse (14).
+ */
+static void
+postdrop_drop_privileges(struct postdrop *p)
+{
+	gid_t gid = getgid(), egid = getegid();
+	uid_t uid = getuid(), euid = geteuid();
+
+	if (setresgid(gid, gid, gid) == -1 || setresuid(uid, uid, uid) == -1)
+		postdrop_exit(p, POSTDROP_EX_NOPERM, "cannot give up the group of "
+		    "postdrop: %s", strerror(errno));
+	if (postdrop_privileged() || (egid != gid && setegid(egid) != -1) ||
+	    (euid != uid && seteuid(euid) != -1))
+		postdrop_exit(p, POSTDROP_EX_NOPERM, "the group of postdrop could be "
+		    "regained; refusing -c%s", NULL);
+}
+
+/* Does path name the system configuration (POSTERN_CONF set to it)? */
+static int
+postdrop_is_system_conf(const char *path)
+{
+	struct stat a, b;
+
+	return stat(path, &a) == 0 && stat(SYSCONFDIR "/postern/postern.conf", &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 static void
@@ -111,8 +149,12 @@ postdrop_args(struct postdrop *p, int argc, char **argv)
 	}
 	p->rcpt = argv + optind;
 	p->nrcpt = argc - optind;
-	if (conffile != NULL && postdrop_privileged())
-		postdrop_exit(p, POSTDROP_EX_NOPERM, "-c is for root only%s", NULL);
+	if (conffile != NULL && postdrop_privileged()) {
+		if (postdrop_is_system_conf(conffile))
+			conffile = NULL;	/* the system's own: read by its name */
+		else
+			postdrop_drop_privileges(p);
+	}
 	if (conf_load(&p->conf, conffile, err, sizeof(err)) == -1)
 		postdrop_exit(p, POSTDROP_EX_CONFIG, "%s", str_trim(err));
 }

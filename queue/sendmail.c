@@ -22,6 +22,7 @@
 
 #include "addrlist.h"
 #include "aliases.h"
+#include "cmdline.h"
 #include "log.h"
 #include "maildrop.h"
 #include "msgfix.h"
@@ -343,73 +344,104 @@ sm_deliver(struct sendmail *sm)
 	return EX_OK;
 }
 
-/* Options that take an argument (attached or next) and that we ignore. */
-static int
-sm_ignored_with_arg(char c)
-{
-	return strchr("BNRVXLhOp", c) != NULL;
-}
-
-/* The argument of -X: attached ("-fa@b") or the next word. */
-static const char *
-sm_optarg(int argc, char **argv, int *i)
-{
-	if (argv[*i][2] != '\0')
-		return argv[*i] + 2;
-	if (*i + 1 >= argc)
-		sm_die(EX_USAGE, "option %s needs an argument", argv[*i]);
-	return argv[++*i];
-}
-
 /*
- * sendmail's options (Postfix's set): the ones we do something with, and
- * the rest accepted silently. Returns the mode: 'm' mail, 'p' mailq,
- * 's' SMTP, 'i' newaliases, 'q' queue run. Operands are recipients.
+ * sendmail's options, Postfix's set: those we act on, and the rest taken
+ * and ignored. Any other option is an error (EX_USAGE), as with Postfix.
+ * -q takes an optional interval (-q30m).
  */
+#define SM_OPTSTRING	"A:B:C:F:GIL:N:O:R:UV:X:b:ce:f:h:imno:p:q::r:tvx"
+
+static void
+sm_help(void)
+{
+	if (strcmp(sm_prog, "sendmail") != 0) {
+		printf("usage: %s [-C FILE]\n"
+		    "The same as postern-sendmail %s; options may come in any order.\n"
+		    "  -C FILE   the configuration (else $POSTERN_CONF)\n"
+		    "  --help    this text\n", sm_prog,
+		    strcmp(sm_prog, "mailq") == 0 ? "-bp" : "-bi");
+		return;
+	}
+	printf("usage: %s [-itv] [-C FILE] [-f SENDER] [-F FULLNAME] [-oi] "
+	    "[RECIPIENT ...]\n"
+	    "       %s -bs|-bp|-bi [-C FILE]\n"
+	    "Options may come before or after the recipients; -- ends them.\n"
+	    "  -t           recipients also from To:, Cc:, Bcc:\n"
+	    "  -i, -oi      a line with a single dot does not end the message\n"
+	    "  -f SENDER    envelope sender (-r too); -F NAME: full name\n"
+	    "  -C FILE      the configuration (else $POSTERN_CONF)\n"
+	    "  -v           say what was done\n"
+	    "  -bm          send a message (the default); -bs: SMTP on stdin/stdout\n"
+	    "  -bp          list the queue (mailq); -bi: check the aliases (newaliases)\n"
+	    "  --help       this text\n"
+	    "Other sendmail options (-B -N -R -V -X -L -h -O -p -A -e -o X -c -m -n -x\n"
+	    "-G -I -U) are accepted and ignored.\n", sm_prog, sm_prog);
+}
+
+struct sm_parse {
+	struct sendmail	*sm;
+	int		 mode;
+	int		 help;
+};
+
+static int
+sm_opt(struct cmdline *cl, int opt, const char *arg, void *ctx)
+{
+	struct sm_parse *p = ctx;
+	struct sendmail *sm = p->sm;
+
+	switch (opt) {
+	case CMDLINE_HELP: p->help = 1; break;
+	case 't': sm->extract = 1; break;
+	case 'i': sm->ignore_dots = 1; break;
+	case 'v': sm->verbose++; break;
+	case 'f': case 'r': sm->sender = arg; break;
+	case 'F': sm->fullname = arg; break;
+	case 'C': sm->conffile = arg; break;
+	case 'q': p->mode = 'q'; break;
+	case 'o':
+		if (strcmp(arg, "i") == 0)
+			sm->ignore_dots = 1;
+		break;
+	case 'b':
+		if (strcmp(arg, "p") == 0 || strcmp(arg, "s") == 0 || strcmp(arg, "i") == 0)
+			p->mode = arg[0];
+		else if (strcmp(arg, "m") == 0)
+			p->mode = 'm';
+		else
+			return cmdline_error(cl, "-b%s is not supported (postern runs its own "
+			    "daemons: see postern(8))", arg);
+		break;
+	default:
+		break;	/* one of Postfix's that we accept and ignore */
+	}
+	return 0;
+}
+
+/* Parse the command line (common/cmdline.h). Returns the mode: 'm' mail,
+ * 'p' mailq, 's' SMTP, 'i' newaliases, 'q' queue run; operands are
+ * recipients. A wrong argument: one line, EX_USAGE. */
 static int
 sm_options(struct sendmail *sm, int argc, char **argv, int mode)
 {
+	struct sm_parse p = { sm, mode, 0 };
+	struct cmdline cl;
 	int i;
 
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--") == 0 || a[0] != '-' || a[1] == '\0') {
-			i += strcmp(a, "--") == 0;
-			break;
-		}
-		switch (a[1]) {
-		case 't': sm->extract = 1; break;
-		case 'i': sm->ignore_dots = 1; break;
-		case 'v': sm->verbose++; break;
-		case 'f': case 'r': sm->sender = sm_optarg(argc, argv, &i); break;
-		case 'F': sm->fullname = sm_optarg(argc, argv, &i); break;
-		case 'C': sm->conffile = sm_optarg(argc, argv, &i); break;
-		case 'q': mode = 'q'; break;
-		case 'o':
-			if (strcmp(a, "-oi") == 0)
-				sm->ignore_dots = 1;
-			else if (a[2] == '\0' && i + 1 < argc)
-				i++;	/* "-o X": an option with its value */
-			break;
-		case 'b':
-			if (a[2] == 'p' || a[2] == 's' || a[2] == 'i')
-				mode = a[2];
-			else if (a[2] == 'm' || a[2] == '\0')
-				mode = 'm';
-			else
-				sm_die(EX_USAGE, "-b%s is not supported (postern runs "
-				    "its own daemons: see postern(8))", a + 2);
-			break;
-		default:
-			if (sm_ignored_with_arg(a[1]) && a[2] == '\0' && i + 1 < argc)
-				i++;
-			break;	/* unknown: ignored, as Postfix does */
-		}
+	if (cmdline_parse(&cl, argc, argv, SM_OPTSTRING, sm_opt, &p) == -1)
+		sm_die(EX_USAGE, "%s (--help lists the options)", cl.err);
+	if (p.help) {
+		sm_help();
+		exit(EX_OK);
 	}
-	sm->rcpt = xcalloc((size_t)(argc - i) + 1, sizeof(*sm->rcpt));
-	for (; i < argc; i++)
-		sm_add_rcpt(sm, argv[i], strlen(argv[i]));
-	return mode;
+	if (p.mode != 'm' && cl.noperands > 0)
+		sm_die(EX_USAGE, "unexpected argument '%s' (recipients are for "
+		    "sending mail)", cl.operands[0]);
+	sm->rcpt = xcalloc((size_t)cl.noperands + 1, sizeof(*sm->rcpt));
+	for (i = 0; i < cl.noperands; i++)
+		sm_add_rcpt(sm, cl.operands[i], strlen(cl.operands[i]));
+	cmdline_free(&cl);
+	return p.mode;
 }
 
 int

@@ -14,7 +14,8 @@ bench=no
 apt-get update -qq
 # Build: compiler, autotools, the three libraries, zlib (IMAP COMPRESS),
 # cmocka (unit tests), mandoc (man page lint), cppcheck (static check).
-# Tests: Debian's python3 and aiosmtpd (a real SMTP sink); the clients the
+# Tests: Debian's python3 (configure picks /usr/bin/python3 whatever python3
+# is first on PATH) and aiosmtpd (a real SMTP sink); the clients the
 # integration tests drive: swaks with the Perl modules it needs for TLS and
 # SASL (Recommends of swaks), msmtp, fetchmail, curl, isync (mbsync).
 apt-get install -y -qq --no-install-recommends \

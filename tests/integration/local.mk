@@ -7,7 +7,8 @@ TESTS += \
 	tests/integration/test_smuggling.py \
 	tests/integration/test_durability.py \
 	tests/integration/test_root.py \
-	tests/integration/test_inetd.py
+	tests/integration/test_inetd.py \
+	tests/integration/test_cli.py
 EXTRA_DIST += \
 	tests/integration/postern_test.py \
 	tests/integration/test_delivery.py \
@@ -15,4 +16,5 @@ EXTRA_DIST += \
 	tests/integration/test_smuggling.py \
 	tests/integration/test_durability.py \
 	tests/integration/test_root.py \
-	tests/integration/test_inetd.py
+	tests/integration/test_inetd.py \
+	tests/integration/test_cli.py

@@ -265,6 +265,28 @@ def run_cmd(argv, input=None, timeout=20, env=None):
             if isinstance(e.stderr, bytes) else (e.stderr or ""))
 
 
+def as_user(name):
+    """A preexec_fn for subprocess (as root): become the account `name`
+    (no supplementary groups), as `setpriv --reuid --regid --clear-groups`."""
+    import pwd
+    pw = pwd.getpwnam(name)
+
+    def drop():
+        os.setgroups([])
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+    return drop
+
+
+def chown_tree(path, name):
+    """chown -R path to the account `name` and its group."""
+    import pwd
+    pw = pwd.getpwnam(name)
+    for dp, dirs, files in os.walk(path):
+        for n in [dp] + [os.path.join(dp, f) for f in dirs + files]:
+            os.lchown(n, pw.pw_uid, pw.pw_gid)
+
+
 def clean_env():
     env = dict(os.environ)
     for k in ("POSTERN_CONF", "POSTERN_LOG", "LISTEN_FDS", "LISTEN_PID",
@@ -321,6 +343,103 @@ def read_file(path):
 def subject_of(data):
     v = header_values(data, "Subject")
     return v[0] if v else None
+
+
+# ---------------------------------------------------------------- clients
+
+# The Debian package of each external program the tests drive; tools/deps.sh
+# installs every one by name (Recommends are not installed).
+CLIENT_PACKAGES = {
+    "swaks": "swaks", "msmtp": "msmtp", "fetchmail": "fetchmail",
+    "curl": "curl", "openssl": "openssl", "mbsync": "isync", "make": "make",
+    "setpriv": "util-linux",
+}
+# Perl modules swaks names when it cannot do something, and their packages.
+PERL_PACKAGES = {
+    "Net::SSLeay": "libnet-ssleay-perl", "IO::Socket::SSL": "libio-socket-ssl-perl",
+    "Authen::SASL": "libauthen-sasl-perl", "Digest::HMAC": "libdigest-hmac-perl",
+    "Digest::HMAC_MD5": "libdigest-hmac-perl", "Digest::SHA": "perl",
+    "MIME::Base64": "perl", "Authen::NTLM": "libauthen-ntlm-perl",
+}
+# swaks --support names of what a test may ask of it.
+SWAKS_FEATURES = {"TLS": "TLS", "AUTH": "Basic AUTH", "CRAM-MD5": "AUTH CRAM-MD5"}
+_required = {}
+
+
+def _swaks_problems(features):
+    r = run_cmd(["swaks", "--support"], timeout=30)
+    text = (r.stdout or "") + (r.stderr or "")
+    out = []
+    for f in features:
+        name = SWAKS_FEATURES.get(f, f)
+        if re.search(r"^=== %s supported" % re.escape(name), text, re.M):
+            continue
+        m = re.search(r"^\*\*\* %s not available: requires (.*)$" % re.escape(name),
+                      text, re.M)
+        mods = m.group(1).split() if m else []
+        pkgs = sorted({PERL_PACKAGES.get(x, "the package of Perl's " + x) for x in mods})
+        out.append("swaks cannot do %s%s: install %s" % (
+            f, " (needs %s)" % " ".join(mods) if mods else "",
+            " ".join(pkgs) or "a swaks with %s support" % f))
+    return out
+
+
+def _curl_problems(features):
+    r = run_cmd(["curl", "--version"], timeout=10)
+    m = re.search(r"^Protocols: (.*)$", r.stdout or "", re.M)
+    have = m.group(1).split() if m else []
+    return ["curl cannot do %s (curl --version: %s): install Debian's curl"
+            % (f, " ".join(have) or "no Protocols line") for f in features
+            if f not in have]
+
+
+def client_problems(tool, *features):
+    """What keeps the external client `tool` from doing `features`: a list
+    of messages naming the Debian package to install ([] when it can).
+    tool "python3:MODULE" is a module of Debian's python3."""
+    key = (tool,) + features
+    if key in _required:
+        return _required[key]
+    if tool.startswith("python3:"):
+        mod = tool.split(":", 1)[1]
+        try:
+            __import__(mod)
+            out = []
+        except ImportError as e:
+            out = ["%s cannot import %s (%s): install python3-%s" % (
+                sys.executable, mod, e, mod)]
+    elif not shutil.which(tool):
+        out = ["%s is not installed: install the Debian package %s" % (
+            tool, CLIENT_PACKAGES.get(tool, tool))]
+    elif tool == "swaks":
+        out = _swaks_problems(features)
+    elif tool == "curl":
+        out = _curl_problems(features)
+    else:
+        out = []
+    _required[key] = out
+    return out
+
+
+def require(tool, *features):
+    """Check at the start of a test that the external client `tool` is
+    installed and can do what the test asks (require("swaks", "TLS",
+    "AUTH"), require("curl", "pop3s"), require("fetchmail")). One TAP
+    result; True when it can. A missing client or feature FAILS the test,
+    with the Debian package to install (`sh tools/deps.sh` installs them
+    all): it never skips silently. Only POSTERN_TEST_MISSING=skip, for a
+    developer who knows what he lacks, turns that into a visible SKIP."""
+    problems = client_problems(tool, *features)
+    what = " ".join((tool,) + features)
+    if not problems:
+        tap.ok(True, "client available: %s" % what)
+        return True
+    msg = "; ".join(problems) + " (sh tools/deps.sh installs every test client)"
+    if os.environ.get("POSTERN_TEST_MISSING") == "skip":
+        tap.skip("client available: %s" % what, msg)
+    else:
+        tap.ok(False, "client available: %s -- %s" % (what, msg), msg)
+    return False
 
 
 # ---------------------------------------------------------------- raw SMTP
@@ -554,6 +673,9 @@ class Suite:
     def _make_cert(self):
         self.tls_cert = os.path.join(self.etc, "cert.pem")
         self.tls_key = os.path.join(self.etc, "key.pem")
+        problems = client_problems("openssl")
+        if problems:
+            raise SuiteError("; ".join(problems))
         r = run_cmd(["openssl", "req", "-x509", "-newkey", "ec",
                      "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                      "-keyout", self.tls_key, "-out", self.tls_cert,
@@ -577,8 +699,9 @@ class Suite:
 
     # -- processes
 
-    def start(self, ready_timeout=20):
-        """Start `postern run` and wait for the 220 greeting."""
+    def start(self, ready_timeout=20, user=None):
+        """Start `postern run` and wait for the 220 greeting. As root, user
+        runs it as that account instead (its tree must belong to it)."""
         if not os.access(POSTERN, os.X_OK):
             raise SuiteError("%s is not built" % POSTERN)
         self.starts += 1
@@ -588,7 +711,8 @@ class Suite:
         self.proc = subprocess.Popen(
             [POSTERN, "run", "-c", self.conf], stdin=subprocess.DEVNULL,
             stdout=self.logf, stderr=self.logf, env=clean_env(),
-            start_new_session=True, cwd=self.tree)
+            start_new_session=True, cwd=self.tree,
+            preexec_fn=as_user(user) if user else None)
         deadline = time.monotonic() + ready_timeout
         last = "no attempt"
         while time.monotonic() < deadline:

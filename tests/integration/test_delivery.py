@@ -5,14 +5,13 @@ deliver -> Maildir. smtplib and swaks as clients.
 """
 import os
 import re
-import shutil
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from postern_test import (  # noqa: E402
     QID_RE, HOSTNAME, tap, start_suite_or_bail, header_values, split_message,
-    read_file, make_message, run_cmd, poll, alive)
+    read_file, make_message, run_cmd, poll, alive, require)
 
 S = start_suite_or_bail()
 
@@ -228,8 +227,7 @@ def t_utf8():
 
 
 def t_swaks():
-    if not shutil.which("swaks"):
-        tap.skip("swaks delivery", "swaks not installed")
+    if not require("swaks"):
         return
     subj = "swaks-%d" % os.getpid()
     r = run_cmd(["swaks", "--server", "127.0.0.1", "--port", str(S.port),

@@ -30,8 +30,8 @@ from postern_test import (PASSWORD, POSTERN, Suite, poll, tap,  # noqa: E402
 from fake_smtp import FakeSMTP  # noqa: E402
 import postern_test as pt  # noqa: E402
 
-SMTP_BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                        "queue", "smtp")
+# In the build tree (which is not the source tree in an out-of-tree build).
+SMTP_BIN = os.path.join(pt.TOP_BUILDDIR, "queue", "smtp")
 
 
 def flaky(n):
@@ -147,7 +147,7 @@ def test_relay_to_postern(a, b):
 def test_submitd(a, b):
     port = a.settings.get("submission_listen", "")
     if not port:
-        tap.skip("submitd relays to a remote address", "submitd is not built")
+        tap.ok(False, "submitd relays to a remote address: submitd is built")
         return
     port = int(port.rsplit(":", 1)[1])
     ctx = ssl.create_default_context()
@@ -419,7 +419,9 @@ def test_sigkill(a):
 
 def main():
     if not os.access(SMTP_BIN, os.X_OK):
-        tap.skip_all("queue/smtp is not built")
+        # A test that cannot run fails: CI never skips silently.
+        tap.ok(False, "queue/smtp is built (%s)" % SMTP_BIN)
+        tap.done()
     try:
         a, b = setup()
     except Exception:

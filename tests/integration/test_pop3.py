@@ -14,7 +14,6 @@ import hmac
 import base64
 import os
 import poplib
-import shutil
 import socket
 import ssl
 import subprocess
@@ -341,9 +340,7 @@ def t_cram_md5_plaintext(srv, suite):
 
 
 def t_curl(srv, suite):
-    if not shutil.which("curl"):
-        tap.skip("curl pop3 STLS", "curl not installed")
-        tap.skip("curl pop3s", "curl not installed")
+    if not pt.require("curl", "pop3", "pop3s"):
         return
     r = pt.run_cmd(["curl", "-sS", "-k", "--ssl-reqd", "--max-time", "20",
                     "-u", "%s:%s" % (ALICE, PW),
@@ -364,8 +361,7 @@ def t_curl(srv, suite):
 
 
 def t_fetchmail(srv, suite):
-    if not shutil.which("fetchmail"):
-        tap.skip("fetchmail", "fetchmail not installed")
+    if not pt.require("fetchmail"):
         return
     md = suite.maildir(BOB)
     for i in range(3):
@@ -577,6 +573,25 @@ def t_authd_down(srv, suite):
     p.quit()
 
 
+def t_session_limit(srv, suite):
+    """submission_auth_failures (default 10) is POP3's per-session limit
+    too: 3 wrong passwords in one session (a client trying its mechanisms)
+    leave it open. From 127.0.0.2, so authd's count for 127.0.0.1 (which
+    t_fail_cap fills) is not touched."""
+    sock = socket.create_connection(("127.0.0.1", srv.pop3s_port), timeout=10,
+                                    source_address=("127.0.0.2", 0))
+    c = P(sock=sock, tls=True)
+    c.line()
+    answers = [c.login(ALICE, "wrong-%d" % i) for i in range(3)]
+    tap.ok(all(a and a.startswith("-ERR [AUTH]") for a in answers),
+           "3 wrong passwords in one session: -ERR [AUTH] each", answers)
+    a = c.login(ALICE, PW)
+    tap.ok(a and a.startswith("+OK"), "the session is still open and the right "
+           "password then works (submission_auth_failures = 10)", a)
+    c.cmd("QUIT")
+    c.close()
+
+
 def t_fail_cap(srv, suite):
     # Last: it blocks 127.0.0.1 in authd for a while.
     conns = []
@@ -611,7 +626,8 @@ def main():
     for fn in (t_capa_before_tls, t_wrong_password, t_stat_list_retr_top,
                t_uidl_stable, t_dele, t_in_use, t_pop3s, t_cram_md5_plaintext,
                t_curl, t_fetchmail, t_inetd, t_tcpserver_and_accept_yes,
-               t_bad_input, t_root, t_end_to_end, t_authd_down, t_fail_cap):
+               t_bad_input, t_root, t_end_to_end, t_authd_down, t_session_limit,
+               t_fail_cap):
         before = tap.failed
         tap.run(lambda: fn(srv, suite), timeout=120, name=fn.__name__)
         if tap.failed > before:

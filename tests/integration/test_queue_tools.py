@@ -276,7 +276,9 @@ def test_permissions(s):
 
 def main():
     if not os.access(SMTP_BIN, os.X_OK):
-        tap.skip_all("queue/smtp is not built")
+        # A test that cannot run fails: CI never skips silently.
+        tap.ok(False, "queue/smtp is built (%s)" % SMTP_BIN)
+        tap.done()
     try:
         s, ports = setup()
     except Exception:

@@ -153,7 +153,9 @@ def test_root():
     kids = [p for p in pt.descendants(S.proc.pid) if p[3] == "pickup"]
     tap.ok(kids and all(pt.proc_ids(p[0])["Uid"] == [owner.pw_uid] * 4 for p in kids),
            "pickup runs as postern")
-    # A setgid copy of postdrop refuses -c from an ordinary user.
+    # A setgid copy of postdrop given -c by an ordinary user drops its group
+    # first: the system's maildrop (1730 postern:postdrop) is then out of
+    # reach, and nothing is written there.
     d = tempfile.mkdtemp(prefix="postern-pd-")
     try:
         os.chmod(d, 0o755)
@@ -161,15 +163,20 @@ def test_root():
         shutil.copy(POSTDROP, pd)
         os.chown(pd, 0, gid)
         os.chmod(pd, 0o2755)
-        nobody = pwd.getpwnam("nobody")
+        before = maildrop()
         r = subprocess.run([pd, "-c", S.conf, "--", "alice@example.test"], input=b"x",
-                           capture_output=True, timeout=20,
-                           preexec_fn=lambda: (os.setgid(nobody.pw_gid),
-                                               os.setuid(nobody.pw_uid)))
-        tap.eq(r.returncode, 14, "setgid postdrop refuses -c from an ordinary user (14)")
+                           capture_output=True, timeout=20, preexec_fn=pt.as_user("nobody"))
+        tap.ok(r.returncode == 72 and b"Permission denied" in r.stderr,
+               "setgid postdrop, -c from an ordinary user: it drops its group, so "
+               "the system's maildrop is not writable (72)",
+               "status %s: %r" % (r.returncode, r.stderr))
+        new = set(maildrop()) - set(before)
+        tap.ok(not new, "nothing was written into that maildrop", sorted(new))
     finally:
         shutil.rmtree(d, ignore_errors=True)
     # make install (DESTDIR) makes postdrop setgid postdrop when root.
+    if not pt.require("make"):
+        return
     dest = tempfile.mkdtemp(prefix="postern-inst-")
     try:
         r = pt.run_cmd(["make", "-C", pt.TOP_BUILDDIR, "install-exec", "DESTDIR=" + dest],
@@ -187,6 +194,61 @@ def test_root():
         shutil.rmtree(dest, ignore_errors=True)
 
 
+def test_user_tree():
+    """An ordinary user (nobody) with a postern tree of his own and the
+    setgid postdrop, as installed: postern-sendmail -C FILE (and
+    POSTERN_CONF) works, postdrop writes with the user's own rights, and
+    the user's own master (pickup) delivers the mail."""
+    if not pt.IS_ROOT:
+        tap.skip("an ordinary user's own tree with the setgid postdrop", "not root")
+        return
+    gid = grp.getgrnam("postdrop").gr_gid
+    nobody = pwd.getpwnam("nobody")
+    d = tempfile.mkdtemp(prefix="postern-inst-")
+    pt._trees.append(d)
+    os.chmod(d, 0o755)
+    for src, mode in ((POSTDROP, 0o2755), (SENDMAIL, 0o755)):
+        dst = os.path.join(d, os.path.basename(src))
+        shutil.copy(src, dst)
+        os.chown(dst, 0, gid)
+        os.chmod(dst, mode)
+    sm = os.path.join(d, "postern-sendmail")   # outside the build tree: it
+    U = pt.Suite(name="user-tree", tls=False,  # runs daemon_directory/postdrop
+                 users=("alice@example.test",),
+                 extra_conf={"daemon_directory": d})
+    pt.chown_tree(U.tree, "nobody")
+    U.start(user="nobody")      # makes the user's queue tree, then stop:
+    U.stop()                    # the mail waits in his maildrop/
+    env = pt.clean_env()
+    subj = ["user-tree-%d-%d" % (os.getpid(), i) for i in range(2)]
+    for i, (argv, env) in enumerate((([sm, "-C", U.conf, "alice@example.test"], env),
+                                     ([sm, "alice@example.test"],
+                                      dict(env, POSTERN_CONF=U.conf)))):
+        r = subprocess.run(argv, input=("Subject: %s\n\nmine\n" % subj[i]).encode(),
+                           capture_output=True, timeout=20, env=env,
+                           preexec_fn=pt.as_user("nobody"))
+        tap.ok(r.returncode == 0, "nobody: postern-sendmail %s (setgid postdrop): exit 0"
+               % ("-C FILE" if i == 0 else "with POSTERN_CONF"),
+               "status %s: %r" % (r.returncode, r.stderr))
+    md = os.path.join(U.queue_dir, "maildrop")
+    files = [os.path.join(md, n) for n in os.listdir(md)]
+    sts = [os.stat(f) for f in files]
+    tap.ok(len(files) == 2 and all(st.st_uid == nobody.pw_uid and st.st_gid != gid
+                                   for st in sts),
+           "postdrop wrote into the user's maildrop with the user's own ids "
+           "(not the group postdrop)",
+           ["%s %d:%d" % (f, st.st_uid, st.st_gid) for f, st in zip(files, sts)])
+    U.start(user="nobody")
+    for s in subj:
+        got = U.wait_for_subject("alice@example.test", s)
+        tap.ok(got and os.stat(got[0]).st_uid == nobody.pw_uid,
+               "the user's own pickup delivers it (%s)" % s)
+    kids = [p for p in pt.descendants(U.proc.pid) if p[3] == "pickup"]
+    tap.ok(kids and all(pt.proc_ids(p[0])["Uid"][0] == nobody.pw_uid for p in kids),
+           "that pickup runs as the user")
+    U.stop()
+
+
 try:
     S = pt.Suite()
     S.start()       # makes the queue tree, as `postern start` does once
@@ -194,7 +256,8 @@ try:
 except Exception as e:
     tap.ok(False, "the suite starts and stops", str(e))
     tap.done()
-for fn in (test_master_down, test_running, test_bs, test_errors, test_forged, test_root):
+for fn in (test_master_down, test_running, test_bs, test_errors, test_forged, test_root,
+           test_user_tree):
     tap.run(fn, timeout=300)
 S.stop()
 tap.done()

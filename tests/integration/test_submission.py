@@ -18,7 +18,6 @@ port 25, and as root: submitd runs as postern, chrooted to the queue.
 import base64
 import os
 import pwd
-import shutil
 import smtplib
 import socket
 import ssl
@@ -76,9 +75,14 @@ def sub(port=P587):
     return s
 
 
-def raw_tls(port=P587):
-    """A Raw client on 587 after EHLO + STARTTLS + EHLO."""
-    r = pt.Raw(port, timeout=15)
+def raw_tls(port=P587, source=None):
+    """A Raw client on 587 after EHLO + STARTTLS + EHLO (from the loopback
+    address source, if given)."""
+    if source:
+        r = pt.Raw(sock=socket.create_connection(("127.0.0.1", port), timeout=15,
+                                                 source_address=(source, 0)), timeout=15)
+    else:
+        r = pt.Raw(port, timeout=15)
     r.greeting()
     r.ehlo()
     code, _ = r.cmd("STARTTLS")
@@ -118,17 +122,43 @@ def test_before_tls():
     r.close()
 
 
+def test_wrong_password_smtplib():
+    """A real client with a wrong password: smtplib tries every offered
+    mechanism it knows (CRAM-MD5, PLAIN, LOGIN) in one session. With the
+    default submission_auth_failures (10) it is told 535, not 421."""
+    with sub() as s:
+        mechs = s.esmtp_features.get("auth", "").split()
+        try:
+            s.login("alice@example.test", "wrong-pass")
+            code, text = 235, b"accepted"
+        except smtplib.SMTPAuthenticationError as e:
+            code, text = e.smtp_code, e.smtp_error
+        except smtplib.SMTPException as e:
+            code, text = None, repr(e)
+    tap.ok(code == 535, "smtplib.login with a wrong password (mechanisms %s): "
+           "535, not 421" % " ".join(mechs), "%r %r" % (code, text))
+    with sub() as s:
+        code, _ = s.login("alice@example.test", PW)
+    tap.eq(code, 235, "the right password afterwards, in a new session: 235")
+
+
 def test_wrong_password_and_cap():
-    r = raw_tls()
+    # From 127.0.0.2: authd's per-address count of 127.0.0.1 stays low for
+    # the other tests. Last: authd then blocks 127.0.0.2 for a while.
+    r = raw_tls(source="127.0.0.2")
     code, lines = r.cmd("AUTH PLAIN " + b64("\0alice@example.test\0wrong-pass"),
                         timeout=15)
     tap.ok(code == 535 and pt.enhanced(lines) == "5.7.8",
            "wrong password: 535 5.7.8", lines)
-    code, lines = r.cmd("AUTH PLAIN " + b64("\0alice@example.test\0wrong-2"), timeout=15)
-    tap.eq(code, 535, "second failure: 535")
-    code, lines = r.cmd("AUTH PLAIN " + b64("\0alice@example.test\0wrong-3"), timeout=15)
+    codes = [code]
+    for i in range(2, 10):
+        code, lines = r.cmd("AUTH PLAIN " + b64("\0alice@example.test\0wrong-%d" % i),
+                            timeout=15)
+        codes.append(code)
+    tap.ok(codes == [535] * 9, "failures 1 to 9 in one session: 535 each", codes)
+    code, lines = r.cmd("AUTH PLAIN " + b64("\0alice@example.test\0wrong-10"), timeout=15)
     tap.ok(code == 421 and pt.enhanced(lines) == "4.7.0",
-           "third failure in one session (submission_auth_failures = 3): "
+           "tenth failure in one session (submission_auth_failures = 10): "
            "421 4.7.0", lines)
     tap.ok(r.wait_closed(10), "the server closes the connection after 421")
     r.close()
@@ -297,8 +327,7 @@ def test_aborted_auth_loop():
 
 
 def test_swaks():
-    if not shutil.which("swaks"):
-        tap.skip("swaks", "swaks not installed")
+    if not pt.require("swaks", "TLS", "AUTH"):
         return
     subj = "sub-swaks-%d" % os.getpid()
     r = pt.run_cmd(["swaks", "--server", "127.0.0.1", "--port", str(P587),
@@ -311,8 +340,7 @@ def test_swaks():
 
 
 def test_msmtp():
-    if not shutil.which("msmtp"):
-        tap.skip("msmtp", "msmtp not installed")
+    if not pt.require("msmtp"):
         return
     subj = "sub-msmtp-%d" % os.getpid()
     rc = os.path.join(S.tree, "msmtprc")
@@ -374,7 +402,7 @@ except Exception as e:
 for fn in (test_before_tls, test_plain_and_login, test_kept_headers, test_senders,
            test_remote_queued, test_465, test_starttls_injection,
            test_aborted_auth_loop, test_swaks, test_msmtp, test_port25_no_auth,
-           test_root, test_wrong_password_and_cap):
+           test_root, test_wrong_password_smtplib, test_wrong_password_and_cap):
     tap.run(fn, timeout=120)
 S.stop()
 tap.done()
