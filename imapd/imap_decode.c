@@ -520,6 +520,18 @@ text_walk(const struct imap_mime *m, const struct imap_mime_part *p,
 {
 	size_t i;
 
+	/*
+	 * RFC 3501 6.4.4 TEXT: an attached message's header is part of the
+	 * outer message's body, so it is searched too (decoded like a header).
+	 */
+	if (mime_is_msg(p) && p->nchildren == 1) {
+		const struct imap_mime_part *c = &p->children[0];
+
+		if (out->len > 0 && strbuf_putc(out, '\n') == -1)
+			return -1;
+		if (imap_hdr_decode(m->buf + c->hdr_off, c->hdr_len, out) == -1)
+			return -1;
+	}
 	for (i = 0; i < p->nchildren; i++)
 		if (text_walk(m, &p->children[i], tmp, out) == -1)
 			return -1;

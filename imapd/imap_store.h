@@ -10,11 +10,15 @@
  * Message flags are the maildir info ":2,<letters>" (D draft, F flagged,
  * R answered, S seen, T deleted, a..z keywords through the folder's
  * "postern-keywords" file). The file names hold the truth; per folder,
- * "postern-uidlist" (UIDVALIDITY, next UID, highest modseq and one line
- * per UID) is the only other state that must survive; "postern-index" is a
- * cache (sizes, dates, modseqs, file names) that may be deleted at any
- * time: rebuilding it loses no flag and no UID. Subscriptions are in
- * "subscriptions" at the Maildir root, one name per line.
+ * "postern-uidlist" (UIDVALIDITY, next UID, a ceiling over every modseq
+ * handed out, and one line per UID with the file's base name up to ':')
+ * is the only other state that must survive; "postern-index" is a cache
+ * (sizes, dates, flags and modseqs by UID) that may be deleted at any
+ * time: rebuilding it loses no flag and no UID, and modseqs restart from
+ * the ceiling, never lower. "postern-uidlist.lock" is flock()ed while
+ * UIDs or modseqs are handed out. Subscriptions are in "subscriptions"
+ * at the Maildir root, one name per line. The files' formats and the
+ * crash reasoning are in imap_uidlist.c and imap_index.c.
  *
  * A folder is a snapshot (an array of messages in UID order, seq = index
  * + 1) brought up to date by imap_folder_sync(), which reports what

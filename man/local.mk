@@ -2,7 +2,8 @@
 ## mandoc (when it is installed) and checks postern.conf(5) against the
 ## parameter table of common/conf.c.
 dist_man_MANS += man/postern.7 man/postern.8 man/postern.conf.5 \
-	man/aliases.5 man/smtpd.8 man/qmgr.8 man/deliver.8 man/lookupd.8 man/pop3d.8
+	man/aliases.5 man/smtpd.8 man/qmgr.8 man/deliver.8 man/lookupd.8 man/pop3d.8 \
+	man/imapd.8
 
 ## (issue 3) submission and local submission.
 dist_man_MANS += man/submitd.8 man/postern-sendmail.1 man/mailq.1 \

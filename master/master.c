@@ -60,7 +60,7 @@ static const struct master_svc_def master_defs[] = {
 	{ "pop3d", "pop3d", { "pop3_listen", "pop3s_listen" }, { "pop3", "pop3s" },
 	    NULL, 0 },
 	{ "imapd", "imapd", { "imap_listen", "imaps_listen" }, { "imap", "imaps" },
-	    NULL, 1 },
+	    NULL, 0 },
 };
 #define MASTER_NSVC NELEM(master_defs)
 

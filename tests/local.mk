@@ -8,6 +8,7 @@ include tests/unit/agent.mk
 include tests/unit/pop3.mk
 include tests/integration/local.mk
 include tests/integration/pop3.mk
+include tests/integration/imap.mk
 include tests/integration/submit.mk
 include tests/unit/parsers.mk
 include tests/unit/outbound.mk
