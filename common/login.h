@@ -85,6 +85,22 @@ struct login_settings {
 	int				 implicit_tls;	/* pop3s, imaps */
 };
 
+/* An access server's start-up (login_main.c), for its main(). */
+struct login_daemon {
+	const char			*prog;		/* "pop3d": usage, logs */
+	const char			*plain_name;	/* socket name without TLS: "pop3" */
+	const char			*tls_name;	/* with implicit TLS: "pop3s" */
+	unsigned			 process_limit;	/* concurrent connections */
+	const struct login_proto	*proto;
+};
+/*
+ * Options (-c FILE, -s), configuration, TLS, login_setup, then serve in
+ * the mode the sockets call for: the master or systemd (LISTEN_FDS,
+ * Accept=no or Accept=yes), or inetd/tcpserver (fds 0 and 1). Returns the
+ * exit status.
+ */
+int login_daemon_main(int argc, char **argv, const struct login_daemon *);
+
 /*
  * Start-up check, as root when started as root: the accounts exist and
  * $state_dir/empty is there (made 0755 if absent). 0 or -1 with err.
