@@ -229,8 +229,9 @@ imap_pre_failed(struct imap_pre *p, const char *why)
 		imap_pre_reply(p, "NO", "CANNOT", "Unsupported authentication mechanism");
 	else
 		imap_pre_reply(p, "NO", "UNAVAILABLE", "Authentication unavailable");
+	/* submission_auth_failures: the failing command is answered first. */
 	if (login_fail_limit(p->lc, ++p->fails)) {
-		stream_puts(&p->lc->s, "* BYE Too many failed logins\r\n");
+		stream_puts(&p->lc->s, "* BYE Too many authentication failures\r\n");
 		return -1;
 	}
 	return 0;

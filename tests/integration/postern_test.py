@@ -393,6 +393,23 @@ def _curl_problems(features):
             if f not in have]
 
 
+def _fetchmail_problems(features):
+    r = run_cmd(["fetchmail", "--version"], timeout=30)
+    text = (r.stdout or "") + (r.stderr or "")
+    return ["fetchmail cannot do SSL (fetchmail --version has no +SSL): install "
+            "Debian's fetchmail" for f in features if f == "SSL" and "+SSL" not in text]
+
+
+def _mbsync_problems():
+    # The tests' mbsyncrc uses the Far/Near names of isync 1.4.
+    r = run_cmd(["mbsync", "--version"], timeout=30)
+    m = re.search(r"isync (\d+)\.(\d+)", (r.stdout or "") + (r.stderr or ""))
+    if m and (int(m.group(1)), int(m.group(2))) >= (1, 4):
+        return []
+    return ["mbsync is not isync 1.4 or later (mbsync --version: %s): install "
+            "Debian's isync" % ((r.stdout or r.stderr or "").strip() or "nothing")]
+
+
 def client_problems(tool, *features):
     """What keeps the external client `tool` from doing `features`: a list
     of messages naming the Debian package to install ([] when it can).
@@ -415,6 +432,10 @@ def client_problems(tool, *features):
         out = _swaks_problems(features)
     elif tool == "curl":
         out = _curl_problems(features)
+    elif tool == "fetchmail":
+        out = _fetchmail_problems(features)
+    elif tool == "mbsync":
+        out = _mbsync_problems()
     else:
         out = []
     _required[key] = out
@@ -424,7 +445,8 @@ def client_problems(tool, *features):
 def require(tool, *features):
     """Check at the start of a test that the external client `tool` is
     installed and can do what the test asks (require("swaks", "TLS",
-    "AUTH"), require("curl", "pop3s"), require("fetchmail")). One TAP
+    "AUTH"), require("curl", "pop3s"), require("fetchmail", "SSL"),
+    require("mbsync"): isync 1.4 or later). One TAP
     result; True when it can. A missing client or feature FAILS the test,
     with the Debian package to install (`sh tools/deps.sh` installs them
     all): it never skips silently. Only POSTERN_TEST_MISSING=skip, for a

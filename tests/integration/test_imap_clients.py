@@ -61,21 +61,13 @@ def t_start():
 
 # ---------------------------------------------------------------- curl
 
-def curl_probe():
-    r = pt.run_cmd(["curl", "-V"])
-    protos = re.search(r"(?m)^Protocols: (.*)$", r.stdout or "")
-    have = protos.group(1).split() if protos else []
-    missing = [p for p in ("imap", "imaps") if p not in have]
-    return "no %s in curl -V" % "/".join(missing) if missing else None
-
-
 def curl(*args, timeout=30):
     return pt.run_cmd(["curl", "-sS", "-k", "--max-time", "20", "-u", "%s:%s" % (ALICE, PW)]
                       + list(args), timeout=timeout)
 
 
 def t_curl():
-    if not u.require("curl", "curl", ("imap", "imaps"), curl_probe):
+    if not pt.require("curl", "imap", "imaps"):
         return
     data = u.plain_message("curl fetch", "fetched by curl\n", msgid="<curl-1@t>")
     u.deliver(S, ALICE, data)
@@ -119,14 +111,8 @@ def t_curl():
 
 # ---------------------------------------------------------------- fetchmail
 
-def fetchmail_probe():
-    r = pt.run_cmd(["fetchmail", "--version"])
-    text = (r.stdout or "") + (r.stderr or "")
-    return None if "+SSL" in text else "built without SSL"
-
-
 def t_fetchmail():
-    if not u.require("fetchmail", "fetchmail", (), fetchmail_probe):
+    if not pt.require("fetchmail", "SSL"):
         return
     for i in range(3):
         u.deliver(S, BOB, u.plain_message("fetch %d" % i, "text %d\n.dot\n" % i, to=BOB))
@@ -160,16 +146,6 @@ def t_fetchmail():
 
 
 # ---------------------------------------------------------------- mbsync
-
-def mbsync_probe():
-    r = pt.run_cmd(["mbsync", "--version"])
-    m = re.search(r"isync (\d+)\.(\d+)", (r.stdout or "") + (r.stderr or ""))
-    if not m:
-        return "mbsync --version does not say its version"
-    if (int(m.group(1)), int(m.group(2))) < (1, 4):
-        return "isync %s.%s is older than 1.4 (Far/Near)" % m.groups()
-    return None
-
 
 MBSYNCRC = """\
 IMAPAccount srv
@@ -264,7 +240,7 @@ def local_file(local, folder, msgid):
 
 
 def t_mbsync():
-    if not u.require("mbsync", "isync", (), mbsync_probe):
+    if not pt.require("mbsync"):
         return
     for i in range(3):
         u.deliver(S, CAROL, u.plain_message("sync %d" % i, msgid="<sync-%d@t>" % i, to=CAROL))

@@ -15,6 +15,7 @@ login process as postern-login chrooted to $state_dir/empty. Without
 authd, the client is told the service is unavailable.
 """
 
+import imaplib
 import os
 import pwd
 import re
@@ -294,21 +295,77 @@ def t_limits():
     c.close()
 
 
+class Imap4From(imaplib.IMAP4_SSL):
+    """imaplib over implicit TLS from another local address (127.0.0.2),
+    so that authd's per-address count of 127.0.0.1 is not touched."""
+
+    def _create_socket(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout,
+                                        source_address=("127.0.0.2", 0))
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+
+
+def t_session_limit():
+    """A real client that tries several mechanisms with a wrong password
+    (3 failures) is not disconnected: the right password then works in
+    the same session (submission_auth_failures = 10)."""
+    m = Imap4From("127.0.0.1", E.imaps_port, ssl_context=u.tls_ctx(), timeout=30)
+    tries = (("AUTHENTICATE CRAM-MD5", lambda: m.login_cram_md5(ALICE, "wrong-1")),
+             ("AUTHENTICATE PLAIN", lambda: m.authenticate(
+                 "PLAIN", lambda _: b"\0" + ALICE.encode() + b"\0wrong-2")),
+             ("LOGIN", lambda: m.login(ALICE, "wrong-3")))
+    answers = []
+    for what, fn in tries:
+        try:
+            answers.append((what, "accepted", fn()))
+        except imaplib.IMAP4.error as e:
+            answers.append((what, "refused", str(e)))
+        except (OSError, imaplib.IMAP4.abort) as e:
+            answers.append((what, "connection lost", repr(e)))
+    tap.ok(all(a[1] == "refused" and "AUTHENTICATIONFAILED" in a[2] for a in answers),
+           "imaplib: 3 wrong passwords (CRAM-MD5, PLAIN, LOGIN) in one session: "
+           "NO [AUTHENTICATIONFAILED] each", answers)
+    try:
+        typ, _ = m.login(ALICE, u.PW)
+        typ2, data = m.select("INBOX", readonly=True)
+        m.logout()
+    except (imaplib.IMAP4.error, OSError) as e:
+        typ = typ2, data = repr(e), None
+    tap.ok(typ == "OK" and typ2 == "OK",
+           "the session is still open: the right password then logs in and "
+           "EXAMINE INBOX works", (typ, typ2, data))
+
+
 def t_fail_cap():
-    # Last: it blocks 127.0.0.1 in authd for a while.
+    # Last: it blocks 127.0.0.1 in authd for a while. authd counts from 0
+    # here (t_authd_down restarted it; t_session_limit came from
+    # 127.0.0.2), so the close is imapd's per-session limit, not authd's
+    # per-address block.
     c = u.Imap(E.imaps_port, tls=True)
     c.greeting()
-    fails, closed = 0, False
-    for i in range(12):
+    answers = []
+    for i in range(10):
         r = c.login(ALICE, "nope-%d" % i)
-        if r.line is None:      # the server hung up (after its * BYE)
-            closed = True
+        answers.append(r.line)
+        if r.line is None:
             break
-        if r.status != "NO":
-            break
-        fails += 1
-    tap.ok(closed and fails <= 10,
-           "one connection is closed after at most 10 failed logins (%d)" % fails, r)
+    rest = []
+    try:
+        while True:
+            r = c.response(10)
+            if r is None:
+                break
+            rest.append(r)
+        closed = True
+    except OSError:
+        closed = False
+    tap.ok(len(answers) == 10 and all(a and a.startswith("NO [AUTHENTICATIONFAILED]")
+                                      for a in answers),
+           "failed logins 1 to 10 in one connection: NO [AUTHENTICATIONFAILED] each",
+           answers)
+    tap.ok(closed and rest == [b"* BYE Too many authentication failures"],
+           "after the 10th (submission_auth_failures = 10): * BYE Too many "
+           "authentication failures, and the connection closes", (closed, rest))
     c.close()
     conns = []
     for i in range(10):
@@ -340,7 +397,7 @@ def t_stop():
 def main():
     tap.run(t_start, timeout=60)
     for fn in (t_accept_no, t_root, t_inetd, t_accept_yes, t_tcpserver, t_limits,
-               t_authd_down, t_fail_cap, t_stop):
+               t_authd_down, t_session_limit, t_fail_cap, t_stop):
         before = tap.failed
         tap.run(fn, timeout=90)
         if tap.failed > before:

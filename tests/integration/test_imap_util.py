@@ -21,7 +21,6 @@ import hmac
 import imaplib
 import os
 import re
-import shutil
 import socket
 import ssl
 import sys
@@ -562,37 +561,6 @@ def start_imap_suite(s):
             raise pt.SuiteError("no IMAP greeting on port %d (%s): %s"
                                 % (port, "imaps" if implicit else "imap", last))
     return s
-
-
-def require(tool, package, features=(), probe=None):
-    """At the start of a test: the external client tool must exist and be
-    able to do what is asked (features for postern_test.require, probe()
-    returning None or what it lacks). One or two TAP results; False (a
-    FAIL naming the Debian package) when it cannot."""
-    if hasattr(pt, "require"):
-        if not pt.require(tool, *features):
-            return False
-        why = probe() if probe is not None else None
-        if why:
-            pt.tap.ok(False, "%s can do this test's work -- %s: install the Debian "
-                      "package %s" % (tool, why, package))
-            return False
-        return True
-    why = need_tool(tool, package, probe)
-    pt.tap.ok(why is None, "client available: %s%s" % (tool, " -- " + why if why else ""))
-    return why is None
-
-
-def need_tool(tool, package, probe=None):
-    """None when tool exists (and probe(), when given, returns None);
-    otherwise the reason, naming the Debian package."""
-    if not shutil.which(tool):
-        return "%s is not installed: apt-get install %s" % (tool, package)
-    if probe is not None:
-        why = probe()
-        if why:
-            return "%s cannot do this (%s): apt-get install %s" % (tool, why, package)
-    return None
 
 
 # ---------------------------------------------------------------- messages
