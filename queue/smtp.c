@@ -9,19 +9,30 @@
  * Privileges (DESIGN.md rule 3): the accepting parent reads the maps, the
  * relayhost credentials (refused unless mode 0600 or stricter) and the
  * TLS trust store at start-up, then only accepts and forks. Each child
- * fills its resolver state from /etc/resolv.conf (res_ninit), then drops
- * to mail_owner and, when started as root, chroots to the queue directory
- * BEFORE it reads a byte of the request. DNS queries then go straight to
- * the name servers with that state, as Postfix's chrooted smtp does with
- * its copy of resolv.conf; /etc/hosts is not consulted (next hops in the
- * maps may be address literals). Not root: everything runs as the
- * invoking user without chroot (rule 6).
+ * fills its resolver state from /etc/resolv.conf (res_ninit) and reads
+ * /etc/hosts into memory, then drops to mail_owner and, when started as
+ * root, chroots to the queue directory BEFORE it reads a byte of the
+ * request. Names are then looked up in that copy of /etc/hosts first and
+ * in DNS second, straight to the name servers with that state: no file
+ * and no NSS module is needed inside the chroot.
+ *
+ * Why not copy etc/hosts, resolv.conf, nsswitch.conf and the NSS modules
+ * into the chroot as Postfix's chroot setup does: the copies go stale
+ * when the admin edits /etc/hosts (Postfix warns and needs a restart),
+ * they put system files into the queue directory, and getaddrinfo() in a
+ * chroot also needs libnss_files loaded from inside it. Why not a helper
+ * that resolves before the chroot: one more process and protocol for what
+ * a per-request read of a small file does. Reading it in every child, as
+ * res_ninit() reads resolv.conf, means a changed /etc/hosts counts from
+ * the next delivery on. Not root: everything runs as the invoking user
+ * without chroot (rule 6), with the same lookups.
  */
 #include "config.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +248,7 @@ smtp_serve(int conn, const struct listen_fd *l, void *arg)
 	(void)arg;
 	memset(&smtp_ctx.res, 0, sizeof(smtp_ctx.res));
 	smtp_ctx.res_ok = res_ninit(&smtp_ctx.res) == 0;
+	smtp_ctx.hosts = smtp_hosts_load(_PATH_HOSTS);	/* before the chroot */
 	if (priv_drop(priv_is_root() ? &smtp_owner : NULL, smtp_conf.queue_dir,
 	    priv_is_root(), err, sizeof(err)) == -1) {
 		log_err("%s", err);
@@ -253,6 +265,8 @@ smtp_serve(int conn, const struct listen_fd *l, void *arg)
 	smtp_req_free(&r);
 	if (smtp_ctx.res_ok)
 		res_nclose(&smtp_ctx.res);
+	free(smtp_ctx.hosts);
+	smtp_ctx.hosts = NULL;
 }
 
 /* Maps, credentials and TLS contexts: before anything is read. */

@@ -83,6 +83,7 @@ struct smtp_ctx {
 	int	 creds_bad;		/* the file exists but has a loose mode */
 	struct __res_state res;		/* resolver state, initialised before chroot */
 	int	 res_ok;
+	char	*hosts;			/* /etc/hosts, read before chroot, or NULL */
 };
 
 /* smtp_route.c */
@@ -101,9 +102,24 @@ enum smtp_tls smtp_tls_policy(const struct smtp_ctx *, const char *domain);
  */
 int smtp_route(struct smtp_ctx *, const char *domain, struct smtp_host *hosts,
     size_t *n, int *relay, int *code, char *why, size_t whylen);
-/* Addresses of one host (address literal, A and AAAA). Appends. 0 or -1 (why). */
+/*
+ * Addresses of one host (address literal, /etc/hosts, else DNS A and
+ * AAAA). Appends. 0 or -1 (why).
+ */
 int smtp_resolve(struct smtp_ctx *, const struct smtp_host *, struct smtp_addr *,
     size_t max, size_t *n, int *code, char *why, size_t whylen);
+/*
+ * /etc/hosts (hosts(5)), read by the per-request child before its chroot:
+ * the text, or NULL (logged unless missing).
+ */
+char *smtp_hosts_load(const char *path);
+/*
+ * The addresses hosts (its text, may be NULL) gives h->name, appended to
+ * out (at most max in all, duplicates once) with h->port. Returns how
+ * many were appended.
+ */
+size_t smtp_hosts_lookup(const char *hosts, const struct smtp_host *h,
+    struct smtp_addr *out, size_t max, size_t *n);
 /* "user:password" for the relayhost from the credentials, or -1. */
 int smtp_relay_secret(const struct smtp_ctx *, char *user, size_t ulen,
     char *pass, size_t plen);
@@ -144,7 +160,8 @@ void smtp_ehlo_caps(const char *lines, struct smtp_caps *);
  * Deliver req over one address. Returns 0 when the transaction got as
  * far as MAIL (every recipient then has its result), 1 when this host
  * should be skipped (connection, greeting, EHLO, TLS: why says why; no
- * recipient was touched).
+ * recipient was touched). Under policy SMTP_TLS_MAY a failed STARTTLS is
+ * followed by a second connection without it (logged).
  */
 int smtp_deliver(struct smtp_ctx *, struct smtp_req *, const struct smtp_addr *,
     enum smtp_tls policy, int relay, char *why, size_t whylen);

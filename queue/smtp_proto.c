@@ -5,8 +5,12 @@
  * per-stage timeout (RFC 5321 4.5.3.2) and validated strictly: a reply
  * line that is not "DDD", "DDD text" or "DDD-text" ending in CRLF, a
  * code that changes inside a multiline reply, or an unexpected code
- * class is a temporary failure. Opportunistic STARTTLS (RFC 3207),
- * PIPELINING (RFC 2920), SIZE (RFC 1870), AUTH PLAIN/LOGIN to a
+ * class is a temporary failure. Opportunistic STARTTLS (RFC 3207):
+ * under TLS policy `may`, a next hop whose STARTTLS fails (refused,
+ * handshake failure, lost connection) gets a new connection without
+ * STARTTLS, as Postfix does; `encrypt` and `verify` never fall back, and
+ * neither does a STARTTLS injection (a sign of tampering, not of a broken
+ * TLS stack). PIPELINING (RFC 2920), SIZE (RFC 1870), AUTH PLAIN/LOGIN to a
  * relayhost (RFC 4954), dot-stuffing and CRLF normalisation of the
  * content (RFC 5321 4.5.2, 2.3.8).
  */
@@ -16,6 +20,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -39,6 +44,7 @@ struct sp {
 	struct smtp_req	*req;
 	const struct smtp_addr *a;
 	int	 tls;
+	int	 tls_failed;		/* STARTTLS failed: plaintext may be retried */
 	int	 pipelining, starttls, dsn, eightbit, utf8, auth_plain, auth_login;
 	unsigned long long sizemax;
 	int	 has_size;
@@ -188,6 +194,21 @@ fail:
 	return -1;
 }
 
+/* Why the handshake failed: RFC 3463 3.8 X.7.5, cryptographic failure. */
+static void
+sp_tls_why(struct sp *s, SSL_CTX *ctx, char *why, size_t whylen)
+{
+	long v = s->st.ssl != NULL ? SSL_get_verify_result(s->st.ssl) : X509_V_OK;
+	char cert[200] = "";
+
+	if (v != X509_V_OK)
+		str_fmt(cert, sizeof(cert), " (certificate verification: %s)",
+		    X509_verify_cert_error_string(v));
+	str_fmt(why, whylen, "4.7.5 TLS handshake with %s[%s]:%u failed%s%s",
+	    s->a->host, s->a->ip, s->a->port,
+	    ctx == NULL ? " (no TLS client context)" : "", cert);
+}
+
 /*
  * STARTTLS (RFC 3207). Bytes after the 220 that arrived before the
  * handshake are an injection attempt (CVE-2011-0411 class): the
@@ -197,26 +218,30 @@ static int
 sp_starttls(struct sp *s, enum smtp_tls policy, char *why, size_t whylen)
 {
 	SSL_CTX *ctx = policy == SMTP_TLS_VERIFY ? s->c->tls_verify : s->c->tls_any;
-	const char *name = s->a->host;
+	const struct smtp_addr *a = s->a;
 
+	s->tls_failed = 1;	/* until the session is up, except injection below */
 	stream_puts(&s->st, "STARTTLS\r\n");
 	if (sp_reply(s, s->c->conf->smtp_helo_timeout) == -1 || s->code != 220) {
 		str_fmt(why, whylen, "%s (in reply to STARTTLS)", s->reply);
 		return -1;
 	}
 	if (stream_pending(&s->st) > 0) {
+		s->tls_failed = 0;
 		str_fmt(why, whylen, "reply bytes before the TLS handshake "
 		    "(STARTTLS injection?): connection dropped");
 		return -1;
 	}
-	if (ctx == NULL || stream_tls_connect(&s->st, ctx, name) == -1) {
-		str_fmt(why, whylen, "TLS handshake failed%s",
-		    policy == SMTP_TLS_VERIFY ? " (certificate verification)" : "");
+	if (ctx == NULL || stream_tls_connect(&s->st, ctx, a->host) == -1) {
+		sp_tls_why(s, ctx, why, whylen);
 		return -1;
 	}
 	s->tls = 1;
 	/* RFC 3207 4.2: forget what we knew, ask again. */
-	return sp_ehlo(s, why, whylen);
+	if (sp_ehlo(s, why, whylen) == -1)
+		return -1;
+	s->tls_failed = 0;
+	return 0;
 }
 
 static int
@@ -470,14 +495,19 @@ temp:
 	sp_all(s, 0, 451, "4.4.2", tf);
 }
 
-int
-smtp_deliver(struct smtp_ctx *c, struct smtp_req *req, const struct smtp_addr *a,
-    enum smtp_tls policy, int relay, char *why, size_t whylen)
+/*
+ * One connection: 0 when the transaction got as far as MAIL, 1 when the
+ * host is skipped; *tls_failed says STARTTLS was what failed.
+ */
+static int
+sp_session(struct smtp_ctx *c, struct smtp_req *req, const struct smtp_addr *a,
+    enum smtp_tls policy, int relay, int *tls_failed, char *why, size_t whylen)
 {
 	struct sp s;
 	size_t i;
 	int fd, rv = 1;
 
+	*tls_failed = 0;
 	if ((fd = sp_connect(a, c->conf->smtp_connect_timeout)) == -1) {
 		str_fmt(why, whylen, "connect to %s[%s]:%u: %s", a->host, a->ip,
 		    a->port, strerror(errno));
@@ -489,8 +519,10 @@ smtp_deliver(struct smtp_ctx *c, struct smtp_req *req, const struct smtp_addr *a
 	s.a = a;
 	strbuf_init(&s.lines, 64 * 1024);
 	stream_init(&s.st, fd, fd, sp_ms(c->conf->smtp_helo_timeout));
-	if (sp_open(&s, policy, relay, why, whylen) == -1)
+	if (sp_open(&s, policy, relay, why, whylen) == -1) {
+		*tls_failed = s.tls_failed;
 		goto out;
+	}
 	if (s.has_size && s.sizemax > 0 && req->size > s.sizemax) {
 		for (i = 0; i < req->nrcpt; i++) {
 			req->rcpt[i].code = 552;
@@ -510,4 +542,25 @@ out:
 	stream_close(&s.st, 1);
 	strbuf_free(&s.lines);
 	return rv;
+}
+
+/*
+ * TLS policy may: when STARTTLS fails, the peer is in an unknown state,
+ * so a NEW connection to the same address goes without STARTTLS (Postfix:
+ * "RETRY_AS_PLAINTEXT"); nothing was sent yet, no recipient has a result.
+ * AUTH to a relayhost still needs TLS (sp_auth), so credentials never go
+ * in clear text. encrypt and verify never come here.
+ */
+int
+smtp_deliver(struct smtp_ctx *c, struct smtp_req *req, const struct smtp_addr *a,
+    enum smtp_tls policy, int relay, char *why, size_t whylen)
+{
+	int rv, tls_failed;
+
+	rv = sp_session(c, req, a, policy, relay, &tls_failed, why, whylen);
+	if (rv == 0 || !tls_failed || policy != SMTP_TLS_MAY)
+		return rv;
+	log_info("%s: %s[%s]:%u: STARTTLS failed (%s): retrying in plaintext "
+	    "(TLS policy may)", req->qid, a->host, a->ip, a->port, why);
+	return sp_session(c, req, a, SMTP_TLS_NONE, relay, &tls_failed, why, whylen);
 }

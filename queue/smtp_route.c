@@ -6,6 +6,9 @@
  * DNS queries run in the per-request child as mail_owner, chrooted to the
  * queue directory, through a resolver state that res_ninit() filled from
  * /etc/resolv.conf BEFORE the chroot (so no file is needed inside it).
+ * Host names are looked up in /etc/hosts first, then in DNS (A, AAAA),
+ * as "hosts: files dns" does: the child reads /etc/hosts before the
+ * chroot too (smtp_hosts_load) and this file parses it (hosts(5)).
  *
  * Precedence: transport_map, then relayhost, then MX (RFC 5321 5.1):
  * MX records in preference order (ties shuffled), no MX records means
@@ -36,23 +39,16 @@
 #define SMTP_MAP_MAX	(4 * 1024 * 1024)
 #define SMTP_DNS_BUF	65536
 
-char *
-smtp_map_load(const char *path, int secret, int *bad, char *err, size_t errlen)
+/* The whole of an open map file fd (closed here). NULL with err, *bad. */
+static char *
+smtp_map_read(int fd, const char *path, int secret, int *bad, char *err,
+    size_t errlen)
 {
 	struct stat st;
 	char *buf;
 	ssize_t n;
 	size_t len = 0;
-	int fd;
 
-	*bad = 0;
-	if (path == NULL || *path == '\0')
-		return NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
-		str_fmt(err, errlen, "%s: %s", path, strerror(errno));
-		*bad = errno != ENOENT;
-		return NULL;
-	}
 	if (fstat(fd, &st) == -1)
 		memset(&st, 0, sizeof(st));	/* mode 0: refused below as not regular */
 	if (!S_ISREG(st.st_mode) || st.st_size > SMTP_MAP_MAX ||
@@ -71,6 +67,43 @@ smtp_map_load(const char *path, int secret, int *bad, char *err, size_t errlen)
 	buf[len] = '\0';
 	close(fd);
 	return buf;
+}
+
+char *
+smtp_map_load(const char *path, int secret, int *bad, char *err, size_t errlen)
+{
+	int fd;
+
+	*bad = 0;
+	if (path == NULL || *path == '\0')
+		return NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		str_fmt(err, errlen, "%s: %s", path, strerror(errno));
+		*bad = errno != ENOENT;
+		return NULL;
+	}
+	return smtp_map_read(fd, path, secret, bad, err, errlen);
+}
+
+/*
+ * /etc/hosts is the system's file, often a symbolic link (or a bind
+ * mount in a container): followed, unlike the admin's maps above.
+ */
+char *
+smtp_hosts_load(const char *path)
+{
+	char err[512];
+	int fd, bad = 0;
+	char *t;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno != ENOENT)
+			log_warn("%s: %s (host names: DNS only)", path, strerror(errno));
+		return NULL;
+	}
+	if ((t = smtp_map_read(fd, path, 0, &bad, err, sizeof(err))) == NULL)
+		log_warn("%s (host names: DNS only)", err);
+	return t;
 }
 
 int
@@ -258,6 +291,21 @@ smtp_mx_order(struct smtp_host *h, size_t n)
 	qsort(h, n, sizeof(*h), smtp_host_cmp);
 }
 
+/* Does /etc/hosts know name? (MX lookups themselves are DNS only.) */
+static int
+smtp_hosts_known(const struct smtp_ctx *c, const char *name)
+{
+	struct smtp_host h;
+	struct smtp_addr a;
+	size_t n = 0;
+
+	memset(&h, 0, sizeof(h));
+	if (str_copy(h.name, name, sizeof(h.name)) == -1)
+		return 0;
+	h.port = 25;
+	return smtp_hosts_lookup(c->hosts, &h, &a, 1, &n) > 0;
+}
+
 static int
 smtp_mx(struct smtp_ctx *c, const char *domain, unsigned port,
     struct smtp_host *hosts, size_t *n, int *code, char *why, size_t whylen)
@@ -267,6 +315,10 @@ smtp_mx(struct smtp_ctx *c, const char *domain, unsigned port,
 
 	*n = 0;
 	len = smtp_query(c, domain, ns_t_mx, ans, &nx, &nodata);
+	if (len < 0 && !nodata && smtp_hosts_known(c, domain)) {
+		nx = 0;		/* a name only /etc/hosts knows: its own host */
+		nodata = 1;
+	}
 	if (len < 0 && nx) {
 		free(ans);
 		smtp_fail(code, 550, why, whylen, "5.1.2 Host or domain name not found "
@@ -406,6 +458,90 @@ smtp_addr_records(struct smtp_ctx *c, const struct smtp_host *h, int type,
 	free(ans);
 }
 
+/*
+ * The next blank-separated word of [*p, e) into out: 0, or -1 at the end
+ * of the line. A word too long for out comes back empty (matches nothing).
+ */
+static int
+smtp_word(const char **p, const char *e, char *out, size_t outlen)
+{
+	const char *s = *p, *w;
+
+	while (s < e && (*s == ' ' || *s == '\t' || *s == '\r'))
+		s++;
+	w = s;
+	while (s < e && *s != ' ' && *s != '\t' && *s != '\r')
+		s++;
+	*p = s;
+	if (w == s)
+		return -1;
+	out[0] = '\0';
+	if ((size_t)(s - w) < outlen) {
+		memcpy(out, w, (size_t)(s - w));
+		out[s - w] = '\0';
+	}
+	return 0;
+}
+
+/* Host names equal but for case and one trailing dot (RFC 4343). */
+static int
+smtp_name_eq(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > 0 && a[la - 1] == '.')
+		la--;
+	if (lb > 0 && b[lb - 1] == '.')
+		lb--;
+	return la > 0 && la == lb && strncasecmp(a, b, la) == 0;
+}
+
+/* hosts(5): "address name [aliases...]", '#' to the end of the line. */
+static int
+smtp_hosts_line(const char *p, const char *e, const char *name, char *ip,
+    size_t iplen)
+{
+	char w[SMTP_HOST_MAX];
+	const char *hash = memchr(p, '#', (size_t)(e - p));
+
+	if (hash != NULL)
+		e = hash;
+	if (smtp_word(&p, e, ip, iplen) == -1 || ip[0] == '\0' ||
+	    strncasecmp(ip, "IPv6:", 5) == 0)
+		return 0;
+	while (smtp_word(&p, e, w, sizeof(w)) == 0)
+		if (smtp_name_eq(w, name))
+			return 1;
+	return 0;
+}
+
+size_t
+smtp_hosts_lookup(const char *hosts, const struct smtp_host *h,
+    struct smtp_addr *out, size_t max, size_t *n)
+{
+	const char *p = hosts, *e;
+	struct smtp_host t;
+	size_t before = *n, j;
+	char ip[64];
+
+	while (hosts != NULL && *p != '\0' && *n < max) {
+		if ((e = strchr(p, '\n')) == NULL)
+			e = p + strlen(p);
+		t = *h;
+		if (smtp_hosts_line(p, e, h->name, ip, sizeof(ip)) &&
+		    str_copy(t.name, ip, sizeof(t.name)) == 0 &&
+		    smtp_literal(&t, &out[*n])) {
+			for (j = before; j < *n && strcmp(out[j].ip, out[*n].ip); j++)
+				;
+			str_copy(out[*n].host, h->name, sizeof(out[*n].host));
+			if (j == *n)
+				(*n)++;		/* not a duplicate */
+		}
+		p = *e ? e + 1 : e;
+	}
+	return *n - before;
+}
+
 int
 smtp_resolve(struct smtp_ctx *c, const struct smtp_host *h, struct smtp_addr *out,
     size_t max, size_t *n, int *code, char *why, size_t whylen)
@@ -419,6 +555,9 @@ smtp_resolve(struct smtp_ctx *c, const struct smtp_host *h, struct smtp_addr *ou
 		(*n)++;
 		return 0;
 	}
+	/* "hosts: files dns": a name /etc/hosts knows sends no DNS query. */
+	if (smtp_hosts_lookup(c->hosts, h, out, max, n) > 0)
+		return 0;
 	smtp_addr_records(c, h, ns_t_a, out, max, n, &nx4);
 	smtp_addr_records(c, h, ns_t_aaaa, out, max, n, &nx6);
 	if (*n > before)

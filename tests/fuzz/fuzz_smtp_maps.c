@@ -2,13 +2,17 @@
  * libFuzzer target for the outbound smtp client's map files and next
  * hops (queue/smtp_route.c): the input's first line is the key (a
  * domain, also used as the relayhost) and the rest is the map text,
- * used as transport_map, tls_policy_map and credentials at once. A
- * lookup gives a value that fits and has no LF; a parsed next hop has a
- * non-empty host and a port 1..65535; routing never queries DNS (no
- * resolver) and fails with 4xx. Build: see README.md.
+ * used as transport_map, tls_policy_map, credentials and /etc/hosts at
+ * once. A lookup gives a value that fits and has no LF; a parsed next
+ * hop has a non-empty host and a port 1..65535; an /etc/hosts match is
+ * an address that parses again, for that name and port, at most once
+ * each; routing never queries DNS (no resolver) and fails with 4xx.
+ * Build: see README.md.
  */
 #include "config.h"
 
+#include <sys/socket.h>
+#include <arpa/inet.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -60,6 +64,32 @@ fz_route(const char *key)
 		__builtin_trap();
 }
 
+static void
+fz_hosts(const char *hosts, const char *key)
+{
+	struct smtp_addr out[SMTP_MAX_ADDRS];
+	struct smtp_host h;
+	size_t n = 0, i, j;
+	char ip[64];
+
+	memset(&h, 0, sizeof(h));
+	if (str_copy(h.name, key, sizeof(h.name)) == -1)
+		return;
+	h.port = 25;
+	if (smtp_hosts_lookup(hosts, &h, out, SMTP_MAX_ADDRS, &n) != n ||
+	    n > SMTP_MAX_ADDRS)
+		__builtin_trap();
+	for (i = 0; i < n; i++) {
+		if (strcmp(out[i].host, key) != 0 || out[i].port != 25 ||
+		    (out[i].sa.ss_family != AF_INET && out[i].sa.ss_family != AF_INET6) ||
+		    inet_pton(out[i].sa.ss_family, out[i].ip, ip) != 1)
+			__builtin_trap();
+		for (j = 0; j < i; j++)
+			if (strcmp(out[i].ip, out[j].ip) == 0)
+				__builtin_trap();
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -87,7 +117,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&ctx, 0, sizeof(ctx));
 	conf.relayhost = buf;
 	ctx.conf = &conf;
-	ctx.transport = ctx.tlspolicy = ctx.creds = map;
+	ctx.transport = ctx.tlspolicy = ctx.creds = ctx.hosts = map;
+	fz_hosts(map, buf);
 	fz_route(buf);
 	free(buf);
 	return 0;

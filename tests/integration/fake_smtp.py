@@ -75,6 +75,8 @@ class FakeSMTP:
        stall_data_end: seconds to wait before that reply
        greeting: bytes of the greeting
        tls_ctx: an ssl server context: offer STARTTLS and do it
+       tls_garbage: bytes sent instead of a TLS handshake (after
+           starttls_reply and the client's first bytes), then close
        auth: offer AUTH PLAIN LOGIN and record the credentials (PLAIN)
     """
 
@@ -191,6 +193,15 @@ class FakeSMTP:
                     c.send("504 5.5.4 only PLAIN here\r\n")
             elif verb == "STARTTLS":
                 c.send(b["starttls_reply"])
+                if b.get("tls_garbage") is not None:
+                    # A broken TLS stack: the ClientHello gets garbage back.
+                    c.sock.settimeout(5)
+                    try:
+                        c.raw += c.sock.recv(65536)
+                    except (socket.timeout, OSError):
+                        pass
+                    c.send(b["tls_garbage"])
+                    return
                 # Whatever comes next is recorded by line()/raw; a TLS
                 # ClientHello has no LF soon, so wait for close or bytes.
                 c.line(timeout=5)

@@ -3,8 +3,10 @@
 ## scripted SMTP servers these tests talk to.
 TESTS += \
 	tests/integration/test_outbound.py \
+	tests/integration/test_outbound_fallback.py \
 	tests/integration/test_queue_tools.py
 EXTRA_DIST += \
 	tests/integration/fake_smtp.py \
 	tests/integration/test_outbound.py \
+	tests/integration/test_outbound_fallback.py \
 	tests/integration/test_queue_tools.py

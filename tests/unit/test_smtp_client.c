@@ -11,6 +11,8 @@
 #include "config.h"
 
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -631,6 +633,115 @@ test_route(void **state)
 	assert_int_equal(c, 451);
 }
 
+static const char hosts_text[] =
+    "# /etc/hosts of a test\n"
+    "127.0.0.1\tlocalhost\n"
+    "::1 localhost ip6-localhost # v6 too\n"
+    "192.0.2.7   Sink.Postern.TEST.  sink alias.test\n"
+    "192.0.2.7 sink.postern.test\n"			/* the same once */
+    "#192.0.2.99 sink.postern.test\n"			/* commented out */
+    "192.0.2.8 other.test # sink.postern.test\n"	/* a comment */
+    "fe80::1%eth0 scoped.test\n"			/* not an address here */
+    "IPv6:::2 literal.test\n"				/* not hosts(5) syntax */
+    "nonsense sink.postern.test\n"
+    "10.1.2.3 last.test";					/* no final LF */
+
+static void
+test_hosts_lookup(void **state)
+{
+	struct smtp_addr out[4];
+	struct smtp_host h;
+	static const char *none[] = { "scoped.test", "literal.test", "nonsense",
+	    "ip6-localhos", "localhost.test", "", "#192.0.2.99" };
+	char big[300];
+	size_t n = 0, i;
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	str_copy(h.name, "sink.postern.test", sizeof(h.name));
+	h.port = 2525;
+	assert_int_equal(smtp_hosts_lookup(hosts_text, &h, out, 4, &n), 1);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].ip, "192.0.2.7");
+	assert_string_equal(out[0].host, "sink.postern.test");
+	assert_int_equal(out[0].port, 2525);
+	assert_int_equal(out[0].sa.ss_family, AF_INET);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&out[0].sa)->sin_port), 2525);
+	/* aliases, case, a trailing dot, v4 and v6 in file order */
+	str_copy(h.name, "LOCALHOST.", sizeof(h.name));
+	assert_int_equal(smtp_hosts_lookup(hosts_text, &h, out, 4, &n), 2);
+	assert_string_equal(out[1].ip, "127.0.0.1");
+	assert_string_equal(out[2].ip, "::1");
+	assert_int_equal(out[2].sa.ss_family, AF_INET6);
+	str_copy(h.name, "alias.test", sizeof(h.name));
+	assert_int_equal(smtp_hosts_lookup(hosts_text, &h, out, 4, &n), 1);
+	assert_int_equal(n, 4);
+	/* full: nothing more is written */
+	str_copy(h.name, "last.test", sizeof(h.name));
+	assert_int_equal(smtp_hosts_lookup(hosts_text, &h, out, 4, &n), 0);
+	n = 0;
+	assert_int_equal(smtp_hosts_lookup(hosts_text, &h, out, 4, &n), 1);
+	assert_string_equal(out[0].ip, "10.1.2.3");
+	/* not found, not addresses, no file */
+	n = 0;
+	for (i = 0; i < NELEM(none); i++) {
+		str_copy(h.name, none[i], sizeof(h.name));
+		assert_int_equal(smtp_hosts_lookup(hosts_text, &h, out, 4, &n), 0);
+	}
+	str_copy(h.name, "sink", sizeof(h.name));
+	assert_int_equal(smtp_hosts_lookup(NULL, &h, out, 4, &n), 0);
+	assert_int_equal(smtp_hosts_lookup("", &h, out, 4, &n), 0);
+	assert_int_equal(n, 0);
+	/* a word longer than any host name matches nothing, even its prefix */
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "1.2.3.4 ", 8);
+	str_copy(h.name, "aaaa", sizeof(h.name));
+	assert_int_equal(smtp_hosts_lookup(big, &h, out, 4, &n), 0);
+}
+
+/* A name /etc/hosts knows resolves with no resolver at all (no query). */
+static void
+test_hosts_resolve(void **state)
+{
+	struct smtp_host hosts[SMTP_MAX_HOSTS];
+	struct smtp_addr out[4];
+	char why[256];
+	size_t n = 0;
+	int relay, c;
+
+	(void)state;
+	ctx.hosts = (char *)hosts_text;
+	ctx.res_ok = 0;
+	str_copy(hosts[0].name, "sink.postern.test", sizeof(hosts[0].name));
+	hosts[0].port = 25;
+	assert_int_equal(smtp_resolve(&ctx, &hosts[0], out, 4, &n, &c, why,
+	    sizeof(why)), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].ip, "192.0.2.7");
+	str_copy(hosts[0].name, "unknown.test", sizeof(hosts[0].name));
+	assert_int_equal(smtp_resolve(&ctx, &hosts[0], out, 4, &n, &c, why,
+	    sizeof(why)), -1);
+	assert_int_equal(c, 451);
+	/* transport_map with a bracketed name: no MX lookup */
+	ctx.transport = (char *)"h.test smtp:[sink.postern.test]:2525\n"
+	    "m.test smtp:sink.postern.test:2526\nu.test smtp:unknown.test\n";
+	assert_int_equal(smtp_route(&ctx, "h.test", hosts, &n, &relay, &c, why,
+	    sizeof(why)), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(hosts[0].name, "sink.postern.test");
+	/* without brackets the MX lookup fails; /etc/hosts knows the name:
+	 * it is its own host (implicit MX), not a bounce */
+	assert_int_equal(smtp_route(&ctx, "m.test", hosts, &n, &relay, &c, why,
+	    sizeof(why)), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(hosts[0].name, "sink.postern.test");
+	assert_int_equal(hosts[0].port, 2526);
+	assert_int_equal(smtp_route(&ctx, "u.test", hosts, &n, &relay, &c, why,
+	    sizeof(why)), -1);
+	assert_int_equal(c, 451);
+}
+
 static char dir[64];
 static char path[128];
 
@@ -717,6 +828,29 @@ test_map_load(void **state)
 	close(fd);
 	assert_null(smtp_map_load(path, 0, &bad, err, sizeof(err)));
 	assert_int_equal(bad, 1);
+}
+
+/* /etc/hosts may be a symbolic link: followed (unlike the admin's maps). */
+static void
+test_hosts_load(void **state)
+{
+	char p[160], *m;
+	int bad;
+
+	(void)state;
+	m = load("127.0.0.1 localhost\n", 0644, 0, &bad);
+	free(m);
+	str_fmt(p, sizeof(p), "%s/link", dir);
+	assert_int_equal(symlink("map", p), 0);
+	m = smtp_hosts_load(p);
+	assert_non_null(m);
+	assert_string_equal(m, "127.0.0.1 localhost\n");
+	free(m);
+	str_fmt(p, sizeof(p), "%s/none", dir);
+	assert_null(smtp_hosts_load(p));
+	str_fmt(p, sizeof(p), "%s/sub", dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	assert_null(smtp_hosts_load(p));
 }
 
 static void
@@ -810,6 +944,9 @@ main(void)
 		cmocka_unit_test(test_nexthop_bad),
 		cmocka_unit_test(test_nexthop_limit),
 		cmocka_unit_test_setup(test_route, setup),
+		cmocka_unit_test(test_hosts_lookup),
+		cmocka_unit_test_setup(test_hosts_resolve, setup),
+		cmocka_unit_test_setup_teardown(test_hosts_load, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_map_load, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_creds_mode, setup_dir, teardown_dir),
 		cmocka_unit_test_setup(test_creds_secret, setup),
