@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -39,6 +41,7 @@
 #define LOGIN_AUTHD_TIMEOUT	30000	/* ms per authd answer (failures are delayed ~2 s) */
 #define LOGIN_IDLE_MS		600000	/* RFC 1939 3: autologout at least 10 minutes */
 #define LOGIN_PROXY_BUF		16384
+#define LOGIN_QUIET_MS		100	/* relay quiet this long: give its buffers back */
 
 /* The login process's connection to authd (one per process). */
 static struct authclient login_authd;
@@ -199,7 +202,7 @@ login_starttls(struct login_conn *lc)
 /* The relay after authentication: client <-> session, both directions. */
 
 struct login_pipe {
-	char	buf[LOGIN_PROXY_BUF];
+	char	buf[LOGIN_PROXY_BUF] __attribute__((aligned(4096)));
 	size_t	off, len;
 	int	eof;
 };
@@ -321,24 +324,69 @@ login_proxy_events(struct stream *s, int sfd, const struct login_pipe *up,
 	return login_relay_idle_ms;	/* the session times out first */
 }
 
+/*
+ * Give the pages of len bytes at p back to the kernel (they read as zeros
+ * again): the whole pages inside, after wiping the rest.
+ */
+static void
+login_release(void *p, size_t len)
+{
+	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+	uintptr_t e = ((uintptr_t)p + len) & ~(uintptr_t)4095;
+
+	if (e <= a) {
+		secure_zero(p, len);
+		return;
+	}
+	secure_zero(p, a - (uintptr_t)p);
+	secure_zero((void *)e, (uintptr_t)p + len - e);
+	(void)madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
+/*
+ * The relay went quiet: the session is probably idle for long, so the
+ * relay's buffers, the pre-auth read buffer (which held the credentials)
+ * and malloc's free pages go back to the kernel.
+ */
+static void
+login_proxy_quiet(struct stream *s, struct login_pipe *up, struct login_pipe *down)
+{
+	if (up->len == 0)
+		login_release(up->buf, sizeof(up->buf));
+	if (down->len == 0)
+		login_release(down->buf, sizeof(down->buf));
+	if (s->ssl == NULL && s->filter == NULL && stream_pending(s) == 0)
+		login_release(s->rbuf, sizeof(s->rbuf));
+	login_release(login_authd.st.rbuf, sizeof(login_authd.st.rbuf));	/* closed */
+	malloc_trim(0);
+}
+
 /* Relay until the session ends (or the client goes). */
 static void
 login_proxy(struct stream *s, int sfd)
 {
 	static struct login_pipe up, down;	/* client->session, session->client */
 	struct pollfd pfd[3];
-	int rwant = 0, wwant = 0, shut = 0, r, t;
+	int rwant = 0, wwant = 0, shut = 0, busy = 1, r, t;
 
 	/* Bytes the client pipelined after its last pre-auth command. */
 	up.len = stream_pending(s);
 	memcpy(up.buf, s->rbuf + s->rpos, up.len);
+	s->rpos = s->rlen;
 	fd_set_nonblock(sfd, 1);
 	for (;;) {
 		t = login_proxy_events(s, sfd, &up, &down, rwant, wwant, pfd);
-		if ((r = poll(pfd, 3, t)) == -1 && errno != EINTR)
+		if ((r = poll(pfd, 3, busy && t != 0 ? LOGIN_QUIET_MS : t)) == -1 &&
+		    errno != EINTR)
 			break;
+		if (r == 0 && busy && t != 0) {
+			login_proxy_quiet(s, &up, &down);
+			busy = 0;
+			continue;
+		}
 		if (r == 0 && t != 0)
 			break;	/* idle far past the session's own limit */
+		busy = 1;
 		if (up.len == 0 && !up.eof && login_proxy_cread(s, &up, &rwant) == -1)
 			break;
 		if (up.len > 0 && login_proxy_swrite(sfd, &up) == -1)
@@ -611,6 +659,42 @@ login_close(int *fd)
 	*fd = -1;
 }
 
+/*
+ * Wipe the secrets of the TLS context in the session process: each
+ * certificate's private key becomes the certificate's public key (the
+ * private one is freed, and OpenSSL cleanses it) and the ticket keys are
+ * overwritten. SSL_CTX_free would do it too, but it walks the whole
+ * context: in a process forked from the listener that copies most of the
+ * heap pages shared with it and faults much of libcrypto in, about
+ * 200 KiB of PSS per session. SSL_CTX_free remains the fallback.
+ */
+static void
+login_forget_key(SSL_CTX *ctx)
+{
+	static const unsigned char junk[80];
+	STACK_OF(X509) *chain;
+	X509 *x;
+	int ok = 1, r;
+
+	for (r = (int)SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1 && ok;
+	    r = (int)SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+		chain = NULL;
+		if ((x = SSL_CTX_get0_certificate(ctx)) == NULL)
+			continue;
+		if (SSL_CTX_get0_chain_certs(ctx, &chain) != 1)
+			ok = 0;
+		X509_up_ref(x);	/* it replaces itself: keep it alive meanwhile */
+		if (ok && SSL_CTX_use_cert_and_key(ctx, x, NULL, chain, 1) != 1)
+			ok = 0;
+		X509_free(x);
+	}
+	if (SSL_CTX_set_tlsext_ticket_keys(ctx, (void *)junk, sizeof(junk)) != 1)
+		ok = 0;
+	ERR_clear_error();
+	if (!ok)
+		SSL_CTX_free(ctx);
+}
+
 void
 login_connection(int rfd, int wfd, const struct login_settings *ls)
 {
@@ -646,7 +730,7 @@ login_connection(int rfd, int wfd, const struct login_settings *ls)
 	close(afd_login);
 	/* The session needs no TLS key: only the login process keeps one. */
 	if (ls->tls_ctx != NULL)
-		SSL_CTX_free(ls->tls_ctx);
+		login_forget_key(ls->tls_ctx);
 	/* Only the login process holds the client from now on. */
 	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
 		dup2(devnull, rfd);

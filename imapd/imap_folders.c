@@ -23,6 +23,7 @@
 #include "util.h"
 
 #define SUBS_FILE	"subscriptions"
+#define FIRST_LOGIN_MARK	"postern-folders-made"	/* special-use folders made once */
 #define SUBS_MAX	(4UL * 1024 * 1024)
 #define TRASH_PREFIX	"..postern-trash-"
 
@@ -519,22 +520,32 @@ int
 imap_store_first_login(char *err, size_t errlen)
 {
 	static const char *const names[] = { "Sent", "Drafts", "Trash", "Junk", "Archive" };
-	char dir[64], *v[NELEM(names) + 1];
+	char dir[64];
 	struct stat st;
 	size_t i;
+	int fd;
 
-	/* a subscriptions file means this Maildir has been used before */
-	if (stat(SUBS_FILE, &st) == 0)
+	/*
+	 * A marker of its own, not the subscriptions file: deliver's
+	 * fileinto may have subscribed a folder before the first login.
+	 * Folders the user deletes later are not made again.
+	 */
+	if (stat(FIRST_LOGIN_MARK, &st) == 0)
 		return 0;
 	if (maildir_create(".", err, errlen) != MAILDIR_OK)
 		return -1;
-	v[0] = "INBOX";
+	if (imap_subscribe("INBOX", 1, err, errlen) == -1)
+		return -1;
 	for (i = 0; i < NELEM(names); i++) {
 		str_fmt(dir, sizeof(dir), ".%s", names[i]);
 		if (!folder_exists(dir) && folder_make(dir, err, errlen) == -1 &&
 		    errno != EEXIST)
 			return -1;
-		v[i + 1] = (char *)names[i];
+		if (imap_subscribe(names[i], 1, err, errlen) == -1)
+			return -1;
 	}
-	return subs_write(v, NELEM(v), err, errlen);
+	if ((fd = open(FIRST_LOGIN_MARK, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		return store_err(err, errlen, "create", FIRST_LOGIN_MARK);
+	close(fd);
+	return 0;
 }

@@ -14,6 +14,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@
 #define IMAP_V_NOEXP	0x02	/* no EXPUNGE while it runs, unless UID (RFC 3501 7.4.1) */
 #define IMAP_UNTAGGED_MAX	(16 * 1024 * 1024)
 #define IMAP_CMD_KEEP		(256 * 1024)	/* command buffer kept between commands */
+#define IMAP_IDLE_TRIM_MS	100		/* quiet this long: give memory back */
 
 static imap_handler imap_cmd_capability, imap_cmd_noop, imap_cmd_logout,
     imap_cmd_enable, imap_cmd_id, imap_cmd_compress, imap_cmd_again;
@@ -344,6 +347,32 @@ imap_session_refused(struct imap_session *sess, struct imap_cmd *cmd, int rr,
 		imap_reply(sess, cmd, "BAD", NULL, "%s", err[0] ? err : "Invalid command");
 }
 
+/*
+ * Between commands: when the client says nothing for a moment, the
+ * session is probably idle for long (IDLE, a phone in a pocket), so the
+ * output buffer and malloc's free pages go back to the kernel. Most of a
+ * session's memory is pages it shares with the listener it was forked
+ * from; what it wrote since is what this returns.
+ */
+static void
+imap_session_quiet(struct imap_session *sess)
+{
+	struct stream *s = sess->s;
+	struct pollfd pfd = { s->rfd, POLLIN, 0 };
+
+	if (s->filter != NULL || s->ssl != NULL || stream_pending(s) > 0 ||
+	    stream_flush(s) == -1 || poll(&pfd, 1, IMAP_IDLE_TRIM_MS) != 0)
+		return;
+	if (s->wlen == 0 && s->wbuf != NULL) {
+		free(s->wbuf);	/* mail already sent: nothing secret to wipe */
+		s->wbuf = NULL;
+		s->wcap = 0;
+	}
+	strbuf_free(&sess->out);
+	strbuf_init(&sess->out, IMAP_UNTAGGED_MAX);
+	malloc_trim(0);
+}
+
 static void
 imap_session_loop(struct imap_session *sess)
 {
@@ -357,6 +386,7 @@ imap_session_loop(struct imap_session *sess)
 			imap_untagged(sess, "BYE Too many invalid commands");
 			break;
 		}
+		imap_session_quiet(sess);
 		err[0] = '\0';
 		errno = 0;
 		rr = imap_cmd_read(sess->s, &cmd, &sess->limits, err, sizeof(err));
@@ -408,7 +438,8 @@ imap_session(struct stream *s, const struct conf *c, const char *address, const 
 	stream_printf(s, "%s OK [CAPABILITY %s] Logged in\r\n", tag,
 	    imap_capabilities(c, 1, 1));
 	imap_session_loop(&sess);
-	if (sess.state == IMAP_ST_SELECTED)
+	/* LOGOUT leaves the state, not the folder: close it (the index is written then) */
+	if (sess.sel.priv != NULL)
 		imap_folder_close(&sess.sel);
 	imap_session_msg_drop(&sess);
 	imap_seqset_free(&sess.searchres);

@@ -476,6 +476,22 @@ sync_index_current(const struct sync_ctx *c)
 	    h->cur_nsec == c->sc.cur_mtime.tv_nsec;
 }
 
+/*
+ * At open: an index that matched but was written too soon after the
+ * folder's last change for store_open_cached to trust it is written again
+ * once this pass can vouch for the mtimes, or every later open would read
+ * the directories again.
+ */
+static int
+sync_index_settles(const struct sync_ctx *c, time_t now)
+{
+	const struct index_hdr *h = &c->ix->h;
+
+	if (h->new_sec + 1 < h->scan_sec && h->cur_sec + 1 < h->scan_sec)
+		return 0;	/* trusted already */
+	return c->sc.new_mtime.tv_sec + 1 < now && c->sc.cur_mtime.tv_sec + 1 < now;
+}
+
 int
 store_sync(struct imap_folder *f, struct store_index *ix, struct imap_changes *ch,
     char *err, size_t errlen)
@@ -499,7 +515,8 @@ store_sync(struct imap_folder *f, struct store_index *ix, struct imap_changes *c
 		c.p->cur_mtime = c.sc.cur_mtime;
 		c.p->scanned_at = time(NULL);
 		if (ix != NULL)
-			c.p->dirty = !sync_index_current(&c);
+			c.p->dirty = !sync_index_current(&c) ||
+			    sync_index_settles(&c, c.p->scanned_at);
 		else if (c.nchg + c.nexp + ch->nnew + ch->nexpunged > 0 || c.modseq != 0)
 			c.p->dirty = 1;
 	}
