@@ -67,6 +67,9 @@ struct conf {
 	long long queue_retry_max;
 	long long queue_lifetime;
 	unsigned long long deliver_concurrency;
+	/* delivery rules and plus-addressing (issue 10) */
+	char	*delivery_rules;
+	char	*recipient_delimiter;
 	/* pop3d */
 	int	pop3_plaintext_auth;
 	/* imapd (issue 9) */
@@ -77,6 +80,11 @@ struct conf {
 	char	*sender_login_map;
 	int	smtpd_auth_enable;
 	unsigned long long submission_auth_failures;
+	/* content checks at SMTP time (issue 10) */
+	char	*header_checks;
+	char	*mime_header_checks;
+	char	*body_checks;
+	unsigned long long body_checks_size_limit;
 	/* accounts used when started as root */
 	char	*mail_owner;
 	char	*login_user;

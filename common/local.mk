@@ -13,3 +13,4 @@ include common/agent.mk
 include common/regex.mk
 common_libpostern_a_SOURCES = $(COMMON_BASE) $(COMMON_DAEMON) $(COMMON_NET) $(COMMON_SMTP) $(COMMON_QUEUE) $(COMMON_POP3) \
 	$(COMMON_AUTHC) $(COMMON_AGENT) $(COMMON_SMTPD) $(COMMON_REGEX)
+include common/checks.mk

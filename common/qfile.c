@@ -301,8 +301,9 @@ qfile_wake(void)
  * the directory fsync the entry may vanish, but again no 250 was given.
  * Only after fsync(incoming/) do we return 0 and the caller says 250.
  */
-int
-qfile_commit(struct qfile_writer *w)
+/* Commit into dir (incoming, or hold for a content check's HOLD). */
+static int
+qfile_commit_dir(struct qfile_writer *w, const char *dir)
 {
 	char dst[64], digits[SIZE_DIGITS + 1];
 	int e;
@@ -318,7 +319,7 @@ qfile_commit(struct qfile_writer *w)
 		goto fail;
 	if (fsync(w->fd) == -1)
 		goto fail;
-	if (str_fmt(dst, sizeof(dst), "incoming/%s", w->qid) == -1 ||
+	if (str_fmt(dst, sizeof(dst), "%s/%s", dir, w->qid) == -1 ||
 	    rename(w->tmppath, dst) == -1)
 		goto fail;
 	if (close(w->fd) == -1) {
@@ -329,7 +330,7 @@ qfile_commit(struct qfile_writer *w)
 		goto fail;
 	}
 	w->fd = -1;
-	if (fsync_dir("incoming") == -1) {
+	if (fsync_dir(dir) == -1) {
 		/* Not durable: take it back so the client's retry is the only copy. */
 		e = errno;
 		unlink(dst);
@@ -338,13 +339,26 @@ qfile_commit(struct qfile_writer *w)
 	}
 	free(w->buf);
 	w->buf = NULL;
-	qfile_wake();
+	if (strcmp(dir, "incoming") == 0)
+		qfile_wake();	/* qmgr never looks into hold/ by itself */
 	return 0;
 fail:
 	e = errno;
 	qfile_abort(w);
 	errno = e;
 	return -1;
+}
+
+int
+qfile_commit(struct qfile_writer *w)
+{
+	return qfile_commit_dir(w, "incoming");
+}
+
+int
+qfile_commit_hold(struct qfile_writer *w)
+{
+	return qfile_commit_dir(w, "hold");
 }
 
 void

@@ -84,6 +84,8 @@ unsigned long long qfile_size(const struct qfile_writer *);
  * the temporary file is removed).
  */
 int qfile_commit(struct qfile_writer *);
+/* The same, into hold/ (a content check's HOLD): as durable, qmgr not woken. */
+int qfile_commit_hold(struct qfile_writer *);
 void qfile_abort(struct qfile_writer *);
 
 /* Reader */

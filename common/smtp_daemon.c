@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -44,6 +45,33 @@ smtp_daemon_set_postmaster(struct smtp_daemon *sd)
 		sd->postmaster[0] = '\0';
 }
 
+/* header_checks, mime_header_checks, body_checks: compiled once, here. */
+static void
+smtp_daemon_checks(struct smtp_daemon *sd)
+{
+	const char *files[CHECKS_NKINDS];
+	char err[4096];
+	int k;
+
+	files[CHECKS_HEADER] = sd->conf.header_checks;
+	files[CHECKS_MIME] = sd->conf.mime_header_checks;
+	files[CHECKS_BODY] = sd->conf.body_checks;
+	sd->checks = NULL;
+	for (k = 0; k < CHECKS_NKINDS; k++) {
+		if (files[k] == NULL || *files[k] == '\0')
+			continue;
+		if (sd->checks == NULL && (sd->checks = checks_new()) == NULL)
+			fatal("out of memory");
+		if (checks_load(sd->checks, (enum checks_kind)k, files[k], err,
+		    sizeof(err)) == -1)
+			fatal("%s", err);
+	}
+	if (sd->checks != NULL)
+		checks_set_body_limit(sd->checks,
+		    sd->conf.body_checks_size_limit > SIZE_MAX ? SIZE_MAX :
+		    (size_t)sd->conf.body_checks_size_limit);
+}
+
 void
 smtp_daemon_setup(struct smtp_daemon *sd, const char *conffile)
 {
@@ -63,6 +91,7 @@ smtp_daemon_setup(struct smtp_daemon *sd, const char *conffile)
 	    (sd->tls_ctx = tls_server_ctx(sd->conf.tls_cert, sd->conf.tls_key,
 	    err, sizeof(err))) == NULL)
 		fatal("TLS: %s", err);
+	smtp_daemon_checks(sd);
 }
 
 /* DESIGN.md rules 2 and 3: mail_owner, chrooted to the queue, before any read. */
@@ -92,6 +121,7 @@ smtp_daemon_policy(const struct smtp_daemon *sd, struct smtp_policy *p)
 	p->timeout_ms = sd->conf.smtpd_timeout >= INT_MAX / 1000 ? INT_MAX :
 	    (int)sd->conf.smtpd_timeout * 1000;
 	p->tls_ctx = sd->tls_ctx;
+	p->checks = sd->checks;
 }
 
 void

@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 
 #include "address.h"
+#include "checks.h"
 #include "conf.h"
 #include "smtp_auth.h"
 #include "smtp_server.h"
@@ -23,12 +24,14 @@ struct smtp_daemon {
 	char		 hostname[256];		/* conf hostname, else gethostname() */
 	char		 postmaster[ADDR_BUF];	/* postmaster@ the first local domain; "" if none */
 	SSL_CTX		*tls_ctx;		/* NULL: tls_cert and tls_key are not set */
+	struct checks	*checks;		/* header/mime_header/body_checks; NULL: none */
 };
 
 /*
  * Before the drop (the key is readable by root only): load conffile (NULL:
- * $POSTERN_CONF or the default), set hostname and postmaster, and build
- * the TLS context when tls_cert and tls_key are set. fatal() on error.
+ * $POSTERN_CONF or the default), set hostname and postmaster, build the
+ * TLS context when tls_cert and tls_key are set, and load and compile the
+ * content checks (outside the chroot). fatal() on error.
  */
 void smtp_daemon_setup(struct smtp_daemon *, const char *conffile);
 /*

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "address.h"
+#include "checks.h"
 #include "qfile.h"
 #include "smtp_parse.h"
 #include "smtp_server.h"
@@ -77,6 +78,7 @@ struct smtp_session {
 	int		 hdr_flushed;
 	struct smtp_crlf crlf;		/* BDAT line ends */
 	int		 bdat_failed;	/* a chunk was refused; discard until LAST/RSET */
+	struct checks_scan *cs;		/* content checks of this message; NULL: none */
 
 	char		 line[SMTP_AUTH_LINE + 1];
 	char		 out[SMTP_DATA_BUF + 1];

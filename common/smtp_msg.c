@@ -2,8 +2,10 @@
  * smtp_msg: the message content of an SMTP session: DATA (dot-stuffed
  * lines, RFC 5321 4.1.1.4, 4.5.2) and BDAT chunks (RFC 3030), the
  * Received header (RFC 5321 4.4), the hop count, the size limit, and the
- * queue file written through qfile (250 only after qfile_commit()).
- * Runs in the smtpd/submitd session process, unprivileged.
+ * queue file written through qfile (250 only after qfile_commit()),
+ * and the content checks (common/checks.h) the content passes through
+ * on its way to the file. Runs in the smtpd/submitd session process,
+ * unprivileged.
  */
 #include "config.h"
 
@@ -22,6 +24,8 @@ smtp_msg_abort(struct smtp_session *s)
 	if (s->qf_open)
 		qfile_abort(&s->qf);
 	s->qf_open = 0;
+	checks_scan_free(s->cs);
+	s->cs = NULL;
 	s->msg_err = SMTP_MSG_OK;
 	s->msg_size = 0;
 	strbuf_reset(&s->hdr);
@@ -102,7 +106,9 @@ smtp_msg_envelope(struct smtp_session *s)
 	return 0;
 }
 
-/* Start the queue file: envelope, then the Received field. */
+static void smtp_msg_checked(void *, const char *, size_t);
+
+/* Start the queue file: envelope, then the Received field; the checks. */
 static int
 smtp_msg_begin(struct smtp_session *s)
 {
@@ -117,6 +123,12 @@ smtp_msg_begin(struct smtp_session *s)
 	    smtp_msg_received(s) == -1) {
 		log_err("%s: cannot write the queue file: %s", s->qf.qid,
 		    strerror(errno));
+		smtp_msg_abort(s);
+		return -1;
+	}
+	if (!checks_empty(s->pol->checks) && (s->cs = checks_scan_new(s->pol->checks,
+	    s->qf.qid, smtp_msg_checked, s)) == NULL) {
+		log_err("%s: out of memory for the content checks", s->qf.qid);
 		smtp_msg_abort(s);
 		return -1;
 	}
@@ -151,19 +163,14 @@ smtp_msg_flush_header(struct smtp_session *s)
 	strbuf_reset(&s->hdr);
 }
 
-/* Content bytes with LF line ends: limits, hop count, header hook, file. */
+/* Content as the checks passed it on: hop count, header hook, file. */
 static void
-smtp_msg_write(struct smtp_session *s, const char *buf, size_t n)
+smtp_msg_store(struct smtp_session *s, const char *buf, size_t n)
 {
 	size_t cut;
 
 	if (s->msg_err != SMTP_MSG_OK || n == 0)
-		return;	/* refused already: read on, store nothing */
-	if (s->pol->size_limit != 0 && n > s->pol->size_limit - s->msg_size) {
-		s->msg_err = SMTP_MSG_TOOBIG;	/* RFC 1870 6.3 */
 		return;
-	}
-	s->msg_size += n;
 	if (s->hs.in_header) {
 		cut = smtp_hdrscan_feed(&s->hs, buf, n);
 		if (s->hs.received > SMTP_HOPS_MAX) {
@@ -185,12 +192,96 @@ smtp_msg_write(struct smtp_session *s, const char *buf, size_t n)
 	smtp_msg_put(s, buf, n);
 }
 
+static void
+smtp_msg_checked(void *arg, const char *buf, size_t n)
+{
+	smtp_msg_store(arg, buf, n);
+}
+
+/* Content bytes with LF line ends: the size limit, then the checks (if any). */
+static void
+smtp_msg_write(struct smtp_session *s, const char *buf, size_t n)
+{
+	if (s->msg_err != SMTP_MSG_OK || n == 0)
+		return;	/* refused already: read on, store nothing */
+	if (s->pol->size_limit != 0 && n > s->pol->size_limit - s->msg_size) {
+		s->msg_err = SMTP_MSG_TOOBIG;	/* RFC 1870 6.3 */
+		return;
+	}
+	s->msg_size += n;
+	if (s->cs != NULL)
+		checks_scan_feed(s->cs, buf, n);
+	else
+		smtp_msg_store(s, buf, n);
+}
+
+/*
+ * A content check's REJECT or DISCARD: nothing is queued (so no bounce
+ * is ever made). 1 when the reply was sent, 0 to go on and commit.
+ */
+static int
+smtp_msg_verdict(struct smtp_session *s, enum checks_action v, const char *text)
+{
+	char from[ADDR_BUF], reply[400];	/* RFC 5321 4.5.3.1.5: a reply line fits in 512 */
+
+	if (v != CHECKS_REJECT && v != CHECKS_DISCARD)
+		return 0;
+	log_sanitize(from, sizeof(from), s->sender, strlen(s->sender));
+	log_sanitize(reply, sizeof(reply), text, strlen(text));
+	if (reply[0] == '\0')
+		str_copy(reply, v == CHECKS_REJECT ? "Error: message content rejected" :
+		    "discarded", sizeof(reply));
+	log_info("%s: %s: content check: client=[%s], from=<%s>, nrcpt=%zu: %s",
+	    s->qf.qid, v == CHECKS_REJECT ? "reject" : "discard", s->client_addr,
+	    from, s->nrcpt, reply);
+	qfile_abort(&s->qf);
+	s->qf_open = 0;
+	if (v == CHECKS_REJECT)
+		smtp_send(s, 550, "5.7.1", "%s", reply);
+	else	/* the client is told it was queued, as Postfix does */
+		smtp_send(s, 250, "2.0.0", "Ok: queued as %s", s->qf.qid);
+	return 1;
+}
+
+/* Commit (into hold/ for a HOLD) and only then answer 250. */
+static void
+smtp_msg_commit(struct smtp_session *s)
+{
+	enum checks_action v = CHECKS_NONE;
+	const char *text = "";
+	char from[ADDR_BUF], t[CHECKS_TEXT_MAX];
+
+	if (s->cs != NULL)
+		v = checks_scan_verdict(s->cs, &text);
+	if (smtp_msg_verdict(s, v, text))
+		return;
+	s->qf_open = 0;	/* commit or its failure consumes the writer */
+	if ((v == CHECKS_HOLD ? qfile_commit_hold(&s->qf) : qfile_commit(&s->qf)) == -1) {
+		log_err("%s: queue file commit failed: %s", s->qf.qid, strerror(errno));
+		smtp_send(s, 451, "4.3.0", "Error: queue file write error");
+		return;
+	}
+	log_info("%s: client=[%s], helo=%s, from=<%s>, size=%llu, nrcpt=%zu, proto=%s",
+	    s->qf.qid, s->client_addr, s->helo,
+	    log_sanitize(from, sizeof(from), s->sender, strlen(s->sender)),
+	    s->msg_size, s->nrcpt, smtp_proto_word(s));
+	if (v == CHECKS_HOLD) {
+		log_info("%s: hold: content check: queued into hold/%s%s", s->qf.qid,
+		    *text != '\0' ? ": " : "", log_sanitize(t, sizeof(t), text, strlen(text)));
+	} else if (s->pol->committed != NULL &&
+	    s->pol->committed(s, s->qf.qid, &s->hook_reply, s->pol->arg) == -1) {
+		smtp_send_reply(s, &s->hook_reply);
+		return;
+	}
+	smtp_send(s, 250, "2.0.0", "Ok: queued as %s", s->qf.qid);
+}
+
 /* The end of the content: refuse, or commit and only then answer 250. */
 static void
 smtp_msg_finish(struct smtp_session *s)
 {
-	char from[ADDR_BUF];
-
+	if (s->cs != NULL)
+		checks_scan_end(s->cs);	/* what it held back goes to the file */
 	smtp_msg_flush_header(s);
 	switch (s->msg_err) {
 	case SMTP_MSG_TOOBIG:
@@ -216,23 +307,7 @@ smtp_msg_finish(struct smtp_session *s)
 		smtp_send(s, 451, "4.3.0", "Error: queue file write error");
 		break;
 	case SMTP_MSG_OK:
-		s->qf_open = 0;	/* commit or its failure consumes the writer */
-		if (qfile_commit(&s->qf) == -1) {
-			log_err("%s: queue file commit failed: %s", s->qf.qid,
-			    strerror(errno));
-			smtp_send(s, 451, "4.3.0", "Error: queue file write error");
-			break;
-		}
-		log_info("%s: client=[%s], helo=%s, from=<%s>, size=%llu, nrcpt=%zu, proto=%s",
-		    s->qf.qid, s->client_addr, s->helo,
-		    log_sanitize(from, sizeof(from), s->sender, strlen(s->sender)),
-		    s->msg_size, s->nrcpt, smtp_proto_word(s));
-		if (s->pol->committed != NULL &&
-		    s->pol->committed(s, s->qf.qid, &s->hook_reply, s->pol->arg) == -1) {
-			smtp_send_reply(s, &s->hook_reply);
-			break;
-		}
-		smtp_send(s, 250, "2.0.0", "Ok: queued as %s", s->qf.qid);
+		smtp_msg_commit(s);
 		break;
 	}
 	smtp_txn_reset(s);

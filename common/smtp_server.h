@@ -14,6 +14,7 @@
 
 struct smtp_session;	/* opaque; hooks use the accessors below */
 struct strbuf;
+struct checks;
 
 /* A reply chosen by a hook: code 250, ecode "2.1.5", text "Ok". */
 struct smtp_reply {
@@ -92,6 +93,14 @@ struct smtp_policy {
 	 */
 	int		(*committed)(struct smtp_session *, const char *qid,
 			    struct smtp_reply *, void *arg);
+	/*
+	 * Content checks (common/checks.h: header_checks, mime_header_checks,
+	 * body_checks), matched as the content arrives; NULL or empty: none.
+	 * Before the final reply: REJECT answers 550 5.7.1 and queues
+	 * nothing, DISCARD answers 250 and drops the message, HOLD commits it
+	 * into hold/ (committed() is not called for it).
+	 */
+	const struct checks *checks;
 };
 
 /*

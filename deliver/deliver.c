@@ -2,8 +2,9 @@
  * deliver: the local delivery agent. qmgr connects to private/deliver and
  * passes an open queue file (SCM_RIGHTS) plus a request naming the
  * recipients; deliver writes one Maildir copy per recipient under
- * mail_root/<domain>/<local part>/Maildir and replies one status line per
- * recipient.
+ * mail_root/<domain>/<local part>/Maildir (or, as the recipient's
+ * postern.rules(5) decide, into folders there, to other addresses, or
+ * nowhere: deliver_rules.c) and replies one status line per recipient.
  *
  * Privileges (DESIGN.md rule 5): the accepting parent (root when started
  * as root) only accepts and forks. Each child drops to vmail_user with
@@ -31,6 +32,7 @@
 #include "agent.h"
 #include "conf.h"
 #include "daemon.h"
+#include "deliver.h"
 #include "listen.h"
 #include "log.h"
 #include "maildir.h"
@@ -72,45 +74,17 @@ dl_mailbox(char *addr, char **lp, char **dom, const char **why)
 static void
 dl_one(const struct agent_req *r, const char *rcpt, char *rep, size_t replen)
 {
-	char addr[QFILE_ADDR_MAX + 1], path[PATH_MAX], err[512], name[600];
-	char safe[600];
-	struct strbuf pre;
+	char addr[QFILE_ADDR_MAX + 1];
 	const char *why;
 	char *lp, *dom;
-	int st;
 
 	str_copy(addr, rcpt, sizeof(addr));
 	if (dl_mailbox(addr, &lp, &dom, &why) == -1) {
 		str_copy(rep, why, replen);
 		return;
 	}
-	if (str_fmt(path, sizeof(path), "%s/%s/%s/Maildir", dl_conf.mail_root,
-	    dom, lp) == -1) {
-		str_copy(rep, "550 5.1.3 mailbox path too long", replen);
-		return;
-	}
-	/* RFC 5321 4.4: Return-Path is added at final delivery. */
-	strbuf_init(&pre, 4096);
-	if (strbuf_printf(&pre, "Return-Path: <%s>\nDelivered-To: %s@%s\n",
-	    r->sender, lp, dom) == -1) {
-		strbuf_free(&pre);
-		str_copy(rep, "451 4.3.0 header too long", replen);
-		return;
-	}
-	st = maildir_deliver(path, dl_conf.hostname, pre.data, pre.len, r->fd,
-	    r->off, r->size, name, sizeof(name), err, sizeof(err));
-	strbuf_free(&pre);
-	log_sanitize(safe, sizeof(safe), err, strlen(err));
-	if (st == MAILDIR_OK) {
-		log_debug("%s: delivered to %s/new/%s", r->qid, path, name);
-		str_copy(rep, "250 2.0.0 delivered to maildir", replen);
-	} else if (st == MAILDIR_TEMP) {
-		log_warn("%s: maildir delivery: %s", r->qid, safe);
-		str_fmt(rep, replen, "451 4.3.0 maildir delivery failed: %s", safe);
-	} else {
-		log_warn("%s: maildir delivery: %s", r->qid, safe);
-		str_fmt(rep, replen, "550 5.2.0 maildir delivery failed: %s", safe);
-	}
+	/* plus-addressing, rules, folders, redirect: deliver_rules.c */
+	deliver_rcpt(&dl_conf, r, lp, dom, rep, replen);
 }
 
 /* The child: drop privileges, then read, deliver, reply. */

@@ -1,4 +1,6 @@
 ## deliver(8): local delivery into Maildir.
+include deliver/rules.mk
 pkglibexec_PROGRAMS += deliver/deliver
-deliver_deliver_SOURCES = deliver/deliver.c
+deliver_deliver_SOURCES = deliver/deliver.c deliver/deliver.h \
+	deliver/deliver_rules.c $(DELIVER_RULES)
 deliver_deliver_LDADD = $(POSTERN_LIBS)

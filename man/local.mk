@@ -19,3 +19,9 @@ EXTRA_DIST += tests/integration/test_manpages.sh
 
 ## (issue 4) the outbound smtp client and the queue admin command.
 dist_man_MANS += man/smtp.8 man/postern-queue.1
+
+## (issue 10) content checks at SMTP time.
+dist_man_MANS += man/header_checks.5
+
+## (issue 10) the delivery rules language of deliver(8).
+dist_man_MANS += man/postern.rules.5

@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "aliases.h"
+#include "checks.h"
 #include "conf.h"
 #include "master.h"
 #include "priv.h"
@@ -94,6 +95,35 @@ check_sasldb_dir(const struct conf *c)
 		check_problem("sasl_db: %s is not a directory", dir);
 }
 
+/* header_checks, mime_header_checks, body_checks: every pattern compiles. */
+static void
+check_content(const struct conf *c)
+{
+	const char *files[CHECKS_NKINDS];
+	struct checks *ck;
+	char err[8192], *line, *next;
+	int k;
+
+	files[CHECKS_HEADER] = c->header_checks;
+	files[CHECKS_MIME] = c->mime_header_checks;
+	files[CHECKS_BODY] = c->body_checks;
+	if ((ck = checks_new()) == NULL) {
+		check_problem("out of memory");
+		return;
+	}
+	for (k = 0; k < CHECKS_NKINDS; k++) {
+		if (files[k] == NULL || *files[k] == '\0' ||
+		    checks_load(ck, (enum checks_kind)k, files[k], err, sizeof(err)) == 0)
+			continue;
+		for (line = err; line != NULL && *line != '\0'; line = next) {
+			if ((next = strchr(line, '\n')) != NULL)
+				*next++ = '\0';
+			check_problem("%s", line);	/* FILE:LINE: error */
+		}
+	}
+	checks_free(ck);
+}
+
 int
 cmd_check(const struct master_args *a)
 {
@@ -110,6 +140,7 @@ cmd_check(const struct master_args *a)
 	check_accounts(&c);
 	check_problems += master_check_daemons(&c, STDERR_FILENO);
 	check_sasldb_dir(&c);
+	check_content(&c);
 	return check_problems ? 1 : 0;
 }
 

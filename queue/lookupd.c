@@ -77,6 +77,25 @@ lk_aliases_fresh(void)
 	return 0;
 }
 
+/*
+ * Plus-addressing (recipient_delimiter): cut "+ext" from the local part of
+ * addr in place. 1 when there was one to cut. deliver(8) strips it too.
+ */
+static int
+lk_strip_extension(char *addr)
+{
+	char *at = strrchr(addr, '@');
+	size_t n;
+
+	if (at == NULL || *lk_conf.recipient_delimiter == '\0')
+		return 0;
+	n = strcspn(addr, lk_conf.recipient_delimiter);
+	if (n == 0 || addr + n >= at)
+		return 0;
+	memmove(addr + n, at, strlen(at) + 1);
+	return 1;
+}
+
 /* The answer for one address. */
 static const char *
 lk_answer(const char *raw)
@@ -99,6 +118,8 @@ lk_answer(const char *raw)
 	if (aliases_exists(lk_aliases, addr))
 		return "ok\n";
 	r = userdb_exists(addr);
+	if (r == 0 && lk_strip_extension(addr))
+		r = userdb_exists(addr);	/* alice+lists: alice */
 	if (r == 1)
 		return "ok\n";
 	if (r == 0)

@@ -13,6 +13,10 @@ include tests/integration/submit.mk
 include tests/unit/parsers.mk
 include tests/unit/outbound.mk
 include tests/integration/outbound.mk
+include tests/unit/rules.mk
+include tests/integration/rules.mk
+include tests/unit/checks.mk
+include tests/integration/checks.mk
 
 ## Fuzz targets (libFuzzer; built by hand, see tests/fuzz/README.md) and
 ## the integration tests added by later fragments ship in the tarball too.

@@ -7,10 +7,19 @@
 #                              installed, so nothing may come in through them)
 #   sh tools/deps.sh --bench   also what bench/ compares against (Postfix,
 #                              Dovecot), with their services kept stopped
+#   sh tools/deps.sh --pkg     also what building and testing the Debian
+#                              package needs (tools/build-deb.sh,
+#                              tests/integration/test_package.sh; .ci/run)
 set -e
 export DEBIAN_FRONTEND=noninteractive
-bench=no
-[ "${1:-}" = --bench ] && bench=yes
+bench=no pkg=no
+for a in "$@"; do
+	case $a in
+	--bench) bench=yes ;;
+	--pkg) pkg=yes ;;
+	*) echo "usage: sh tools/deps.sh [--bench] [--pkg]" >&2; exit 2 ;;
+	esac
+done
 apt-get update -qq
 # Build: compiler, autotools, the three libraries, zlib (IMAP COMPRESS),
 # cmocka (unit tests), mandoc (man page lint), cppcheck (static check).
@@ -25,13 +34,30 @@ apt-get install -y -qq --no-install-recommends \
 	python3 python3-aiosmtpd \
 	swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl \
 	msmtp fetchmail curl isync openssl ca-certificates
+if [ "$pkg" = yes ]; then
+	# The package build (debhelper runs dh_autoreconf), lintian; the
+	# package test: systemd for systemd-analyze and systemd-socket-activate
+	# (installed, never booted), ssl-cert for the snakeoil certificate the
+	# package's configuration uses, setpriv (util-linux) for the units'
+	# capability sets; openbsd-inetd and ucspi-tcp (tcpserver) for the
+	# inetd and tcpserver recipes of postern(7), with inetd kept stopped
+	# (policy-rc.d 101) as it installs.
+	prc=/usr/sbin/policy-rc.d
+	had_prc=no; [ -e $prc ] && had_prc=yes
+	[ $had_prc = yes ] || { printf '#!/bin/sh\nexit 101\n' > $prc; chmod 755 $prc; }
+	apt-get install -y -qq --no-install-recommends \
+		debhelper dpkg-dev lintian systemd ssl-cert util-linux \
+		openbsd-inetd ucspi-tcp || { [ $had_prc = yes ] || rm -f $prc; exit 1; }
+	[ $had_prc = yes ] || rm -f $prc
+fi
 if [ "$bench" = yes ]; then
 	# The comparison systems of bench/. Their packages would start them on
 	# the standard ports: forbid that while they install (policy-rc.d 101).
 	prc=/usr/sbin/policy-rc.d
 	had_prc=no; [ -e $prc ] && had_prc=yes
 	[ $had_prc = yes ] || { printf '#!/bin/sh\nexit 101\n' > $prc; chmod 755 $prc; }
-	apt-get install -y -qq --no-install-recommends postfix dovecot-core \
+	# postfix-pcre: Postfix's pcre: tables (smtp-throughput --checks).
+	apt-get install -y -qq --no-install-recommends postfix postfix-pcre dovecot-core \
 		dovecot-imapd dovecot-pop3d procps || { [ $had_prc = yes ] || rm -f $prc; exit 1; }
 	[ $had_prc = yes ] || rm -f $prc
 fi
