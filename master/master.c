@@ -30,6 +30,7 @@
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "notify.h"
 #include "setup.h"
 #include "util.h"
 
@@ -457,6 +458,7 @@ static void
 master_ready(void)
 {
 	log_info("ready");
+	notify_send("READY=1");	/* systemd Type=notify (master/notify.c) */
 	if (master_mode != MASTER_DAEMON)
 		return;
 	/* The `postern start` parent sees EOF on our stderr and returns. */

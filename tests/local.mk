@@ -13,6 +13,7 @@ include tests/integration/submit.mk
 include tests/unit/parsers.mk
 include tests/unit/outbound.mk
 include tests/integration/outbound.mk
+include tests/integration/pkg.mk
 include tests/unit/rules.mk
 include tests/integration/rules.mk
 include tests/unit/checks.mk
