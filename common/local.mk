@@ -10,7 +10,7 @@ include common/pop3.mk
 include common/auth.mk
 include common/smtpd.mk
 include common/agent.mk
-include common/regex.mk
+include common/content.mk
 common_libpostern_a_SOURCES = $(COMMON_BASE) $(COMMON_DAEMON) $(COMMON_NET) $(COMMON_SMTP) $(COMMON_QUEUE) $(COMMON_POP3) \
-	$(COMMON_AUTHC) $(COMMON_AGENT) $(COMMON_SMTPD) $(COMMON_REGEX)
+	$(COMMON_AUTHC) $(COMMON_AGENT) $(COMMON_SMTPD) $(COMMON_CONTENT)
 include common/checks.mk

@@ -438,7 +438,7 @@ first_fn(const struct mime_addr *a, void *arg)
 	f->found = 1;
 	if (strbuf_append(f->mailbox, a->mailbox, a->mailboxlen) == -1)
 		return -1;
-	if (a->name != NULL && imap_hdr_decode(a->name, a->namelen, f->display) == -1)
+	if (a->name != NULL && mime_hdr_decode(a->name, a->namelen, f->display) == -1)
 		return -1;
 	return 1;
 }

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "mime_decode.h"
+
 struct strbuf;
 
 #define IMAP_MIME_DEPTH_MAX	32	/* nested multiparts / message/rfc822 */
@@ -80,12 +82,7 @@ int imap_mime_binary(const struct imap_mime *, const char *spec, size_t speclen,
 int imap_hdr_get(const char *hdr, size_t hdrlen, const char *name, struct strbuf *out);
 /* Every field called name, unfolded, joined by "\n". 1 found, 0 not, -1 full. */
 int imap_hdr_get_all(const char *hdr, size_t hdrlen, const char *name, struct strbuf *out);
-/*
- * RFC 2047 encoded words decoded to UTF-8 and appended to out; the white
- * space between adjacent words goes (RFC 2047 6.2); unknown charsets and
- * malformed words are left as they are. 0, or -1 when out is full.
- */
-int imap_hdr_decode(const char *value, size_t len, struct strbuf *out);
+/* RFC 2047 words in header text: mime_hdr_decode() of common/mime_decode.h. */
 /*
  * Every text part's body, transfer-decoded and converted to UTF-8 (bytes
  * that are not: U+FFFD), joined by "\n" and appended, for SEARCH

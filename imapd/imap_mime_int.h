@@ -14,7 +14,7 @@
 struct strbuf;
 
 /* Scratch buffers: bounded by the input (a message in memory) anyway. */
-#define MIME_STR_MAX	((size_t)1 << 30)
+#define MIME_STR_MAX	MIME_DECODE_MAX
 
 /* One header field: name (without trailing WSP), raw value (folds kept, no final EOL), whole raw text. */
 struct mime_field {
@@ -50,12 +50,7 @@ char *mime_strndup(const char *, size_t);
 int mime_is_msg(const struct imap_mime_part *);	/* message/rfc822 or global with its message parsed */
 int mime_is_multipart(const struct imap_mime_part *);
 
-/* imap_decode.c */
-/* Remove the transfer encoding enc (NULL = none). 0, -1 when out is full, -2 for an unknown encoding. */
-int mime_decode_body(const char *enc, const char *s, size_t len, struct strbuf *out);
-/* Convert s from charset (NULL or "" = us-ascii) to UTF-8, appended. 0, -1 full, -2 unknown charset (nothing appended). */
-int mime_to_utf8(const char *charset, size_t cslen, const char *s, size_t len,
-    struct strbuf *out);
+/* Decoders (transfer encodings, charsets): common/mime_decode.h. */
 
 /* imap_envelope.c: the address-list parser shared by ENVELOPE and imap_addr_first. */
 struct mime_addr {

@@ -78,7 +78,7 @@ search_msg_header(struct search_msg *m, const char *name, struct strbuf *out)
 	if ((r = imap_hdr_get_all(m->buf, m->hdrlen, name, &m->tmp)) != 1)
 		return r < 0 ? -1 : 0;
 	strbuf_reset(out);
-	if (imap_hdr_decode(m->tmp.data, m->tmp.len, out) == -1)
+	if (mime_hdr_decode(m->tmp.data, m->tmp.len, out) == -1)
 		return -1;
 	return 1;
 }
@@ -137,7 +137,7 @@ match_text(const struct imap_search_node *n, struct search_msg *m)
 		return -1;
 	strbuf_reset(&m->tmp2);
 	strbuf_reset(&m->tmp);
-	if (imap_hdr_decode(m->buf, m->hdrlen, &m->tmp2) == -1 ||
+	if (mime_hdr_decode(m->buf, m->hdrlen, &m->tmp2) == -1 ||
 	    search_fold(m->tmp2.data, m->tmp2.len, &m->tmp) == -1)
 		return -1;
 	if (contains(&m->tmp, n))

@@ -191,7 +191,7 @@ imap_base_subject(const char *subject, size_t len, struct strbuf *out)
 	int r;
 
 	strbuf_init(&d, SEARCH_STR_MAX);
-	r = imap_hdr_decode(subject, len, &d);
+	r = mime_hdr_decode(subject, len, &d);
 	if (r == 0)
 		r = search_base_subject(d.data != NULL ? d.data : "", d.len, out, NULL);
 	strbuf_free(&d);

@@ -365,7 +365,7 @@ msg_subject(struct thr *t, int i, struct search_msg *m)
 	strbuf_init(&d, SEARCH_STR_MAX);
 	strbuf_init(&b, SEARCH_STR_MAX);
 	if (m->got == 1 && imap_hdr_get(m->buf, m->hdrlen, "Subject", &v) == 1)
-		r = imap_hdr_decode(v.data, v.len, &d);
+		r = mime_hdr_decode(v.data, v.len, &d);
 	strbuf_reset(&v);
 	if (r == 0)
 		r = search_base_subject(d.data != NULL ? d.data : "", d.len, &b, &t->n[i].isreply);

@@ -11,7 +11,7 @@
  *   M=imapd; clang -g -O1 -fsanitize=fuzzer,address,undefined -I$B -Icommon -I$M \
  *     tests/fuzz/fuzz_imap_mime.c $M/imap_mime.c $M/imap_mime_hdr.c \
  *     $M/imap_bodystruct.c $M/imap_envelope.c $M/imap_section.c \
- *     $M/imap_decode.c $M/imap_date.c $M/imap_parse.c common/strbuf.c \
+ *     $M/imap_decode.c common/mime_decode.c $M/imap_date.c $M/imap_parse.c common/strbuf.c \
  *     common/util.c common/log.c $B/common/libpostern.a -lssl -lcrypto \
  *     -o /tmp/fuzz_imap_mime
  *   /tmp/fuzz_imap_mime -max_total_time=60 -max_len=200000
@@ -141,7 +141,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	check_utf8((const unsigned char *)o.data, o.len);
 	strbuf_reset(&o);
-	(void)imap_hdr_decode(buf, size < 4096 ? size : 4096, &o);
+	(void)mime_hdr_decode(buf, size < 4096 ? size : 4096, &o);
 	imap_mime_free(&m);
 	strbuf_free(&o);
 	strbuf_free(&tmp);

@@ -16,7 +16,7 @@
  *     $S/tests/fuzz/fuzz_imap_search.c $I/imap_search.c $I/imap_search_eval.c \
  *     $I/imap_subject.c $I/imap_sort.c $I/imap_thread.c $I/imap_parse.c \
  *     $I/imap_seqset.c $I/imap_mime.c $I/imap_mime_hdr.c $I/imap_bodystruct.c \
- *     $I/imap_envelope.c $I/imap_section.c $I/imap_decode.c $I/imap_date.c \
+ *     $I/imap_envelope.c $I/imap_section.c $I/imap_decode.c common/mime_decode.c $I/imap_date.c \
  *     $S/common/strbuf.c $S/common/util.c $S/common/log.c \
  *     common/libpostern.a -lz -o /tmp/fuzz_imap_search
  *   /tmp/fuzz_imap_search -max_total_time=60

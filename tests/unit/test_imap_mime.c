@@ -556,7 +556,7 @@ check_hdr(const char *in, const char *want)
 	struct strbuf b;
 
 	strbuf_init(&b, 1 << 20);
-	assert_int_equal(imap_hdr_decode(in, strlen(in), &b), 0);
+	assert_int_equal(mime_hdr_decode(in, strlen(in), &b), 0);
 	assert_string_equal(b.data != NULL ? b.data : "", want);
 	strbuf_free(&b);
 }
