@@ -405,6 +405,30 @@ subs_write(char **v, size_t n, char *err, size_t errlen)
 	return rv == 0 ? 0 : store_err(err, errlen, "write", SUBS_FILE);
 }
 
+/* Subscribe every name of want that is not yet subscribed, in one write. */
+static int
+subs_ensure(const char *const *want, size_t nwant, char *err, size_t errlen)
+{
+	char **v;
+	size_t n, i, j;
+	int add = 0, rv = 0;
+
+	n = subs_read(&v);
+	for (j = 0; j < nwant; j++) {
+		for (i = 0; i < n && (v[i] == NULL || strcmp(v[i], want[j]) != 0); i++)
+			;
+		if (i < n)
+			continue;
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		v[n++] = xstrdup(want[j]);
+		add = 1;
+	}
+	if (add)
+		rv = subs_write(v, n, err, errlen);
+	subs_free(v, n);
+	return rv;
+}
+
 int
 imap_subscribe(const char *name, int on, char *err, size_t errlen)
 {
@@ -519,7 +543,8 @@ imap_folder_list(struct imap_folder_info **out, size_t *np, char *err,
 int
 imap_store_first_login(char *err, size_t errlen)
 {
-	static const char *const names[] = { "Sent", "Drafts", "Trash", "Junk", "Archive" };
+	static const char *const names[] = { "INBOX", "Sent", "Drafts", "Trash",
+	    "Junk", "Archive" };
 	char dir[64];
 	struct stat st;
 	size_t i;
@@ -534,16 +559,14 @@ imap_store_first_login(char *err, size_t errlen)
 		return 0;
 	if (maildir_create(".", err, errlen) != MAILDIR_OK)
 		return -1;
-	if (imap_subscribe("INBOX", 1, err, errlen) == -1)
-		return -1;
-	for (i = 0; i < NELEM(names); i++) {
+	for (i = 1; i < NELEM(names); i++) {
 		str_fmt(dir, sizeof(dir), ".%s", names[i]);
 		if (!folder_exists(dir) && folder_make(dir, err, errlen) == -1 &&
 		    errno != EEXIST)
 			return -1;
-		if (imap_subscribe(names[i], 1, err, errlen) == -1)
-			return -1;
 	}
+	if (subs_ensure(names, NELEM(names), err, errlen) == -1)
+		return -1;
 	if ((fd = open(FIRST_LOGIN_MARK, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == -1)
 		return store_err(err, errlen, "create", FIRST_LOGIN_MARK);
 	close(fd);
