@@ -14,3 +14,4 @@ include common/content.mk
 common_libpostern_a_SOURCES = $(COMMON_BASE) $(COMMON_DAEMON) $(COMMON_NET) $(COMMON_SMTP) $(COMMON_QUEUE) $(COMMON_POP3) \
 	$(COMMON_AUTHC) $(COMMON_AGENT) $(COMMON_SMTPD) $(COMMON_CONTENT)
 include common/checks.mk
+include common/rules.mk

@@ -32,7 +32,7 @@
 #include "deliver.h"
 #include "log.h"
 #include "maildir.h"
-#include "rules.h"
+#include "rules_eval.h"
 #include "strbuf.h"
 #include "util.h"
 

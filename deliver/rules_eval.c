@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "rules_eval.h"
 #include "rules_int.h"
 #include "util.h"
 

@@ -11,7 +11,7 @@
 #include <strings.h>
 
 #include "mime_decode.h"
-#include "rules.h"
+#include "rules_eval.h"
 #include "strbuf.h"
 #include "util.h"
 

@@ -1,7 +1,7 @@
 /*
- * libFuzzer target for the delivery rules (deliver/rules_*.c,
- * postern.rules(5)): the input is split at the first NUL byte into a
- * rule file and a message header. The file is parsed; when it parses, it
+ * libFuzzer target for the delivery rules (common/rules_parse.c,
+ * deliver/rules_*.c, postern.rules(5)): the input is split at the first
+ * NUL byte into a rule file and a message header. The file is parsed; when it parses, it
  * is evaluated against the fuzzed header and against a fixed message,
  * and the result must respect the limits (actions, regex failures).
  * Every folder name accepted by the parser must map to a directory name
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rules.h"
+#include "rules_eval.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -9,9 +9,10 @@ subscriptions file), discard, redirect (through postdrop/pickup, with a
 Delivered-To field) and a redirect loop stopped by Delivered-To, a rule
 file with an error (INBOX, FILE:LINE logged), plus-addressing (RCPT
 accepted; an existing folder of any case; INBOX when there is none), the
-global delivery_rules before the user's (stop in the global file), and a
+global delivery_rules before the user's (stop in the global file), a
 pathological regex on a pathological message (delivered within the
-limits, the failure logged).
+limits, the failure logged), and `postern check` naming FILE:LINE of a
+broken global rules file and of a broken user's rules file.
 
 As root the whole suite runs as `nobody` (rule 6), so that deliver's
 postdrop can write the suite's own maildrop/.
@@ -278,8 +279,44 @@ def t_imap():
         m.logout()
 
 
+def t_check():
+    """postern check parses delivery_rules and mail_root/<dom>/<user>/rules."""
+    dave = os.path.join(user_dir(S, DAVE), "rules")
+    r = pt.run_cmd([pt.POSTERN, "check", "-c", S.conf])
+    tap.ok(r.returncode != 0, "postern check with a broken user's rules: non-zero")
+    tap.ok("%s:3: " % dave in r.stderr,
+           "postern check names the user's rules file and line", r.stderr)
+    good = [ln for ln in r.stderr.splitlines() if ".rules:" in ln or
+            ln.startswith(user_dir(S, ALICE)) or ln.startswith(user_dir(S, BOB))]
+    tap.ok(not good, "postern check: the good rules files are not reported",
+           r.stderr)
+    bad = os.path.join(S.etc, "bad-global.rules")
+    with open(bad, "w") as f:
+        f.write('# line 1\nkeep;\nif header "Subject" matches /(/ { stop; }\n')
+    conf = os.path.join(S.etc, "bad-rules.conf")
+    with open(S.conf) as f:
+        text = "".join(ln for ln in f if not ln.startswith("delivery_rules"))
+    with open(conf, "w") as f:
+        f.write(text + "\ndelivery_rules = %s\n" % bad)
+    r = pt.run_cmd([pt.POSTERN, "check", "-c", conf])
+    tap.ok(r.returncode != 0 and "%s:3: " % bad in r.stderr,
+           "postern check names the global rules file and line", r.stderr)
+    with open(conf, "w") as f:
+        f.write(text + "\ndelivery_rules = %s\n" % (bad + ".missing"))
+    r = pt.run_cmd([pt.POSTERN, "check", "-c", conf])
+    tap.ok(r.returncode != 0 and "%s.missing:0: " % bad in r.stderr,
+           "postern check: a missing delivery_rules file is named", r.stderr)
+    write_file(S, dave, "keep;\n# fixed\n")
+    try:
+        r = pt.run_cmd([pt.POSTERN, "check", "-c", S.conf])
+        tap.ok(r.returncode == 0,
+               "postern check passes with good rules files", r.stderr)
+    finally:
+        write_file(S, dave, DAVE_RULES)
+
+
 for fn in (t_fileinto, t_discard, t_redirect, t_loop, t_broken, t_plus,
-           t_order, t_pathological, t_imap):
+           t_order, t_pathological, t_imap, t_check):
     tap.run(fn, timeout=90)
 S.stop()
 tap.done()

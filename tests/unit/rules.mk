@@ -1,6 +1,7 @@
 ## (fragment, issue 10) unit tests of the delivery rules, postern.rules(5):
-## the parser, the evaluator, the message view and the folders
-## (deliver/rules_*.c, compiled in from there), and their fuzz target.
+## the parser (common/rules_parse.c, in libpostern), the evaluator, the
+## message view and the folders (deliver/rules_*.c, compiled in from
+## there), and their fuzz target.
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_rules
 TESTS += tests/unit/test_rules

@@ -1,5 +1,6 @@
 /*
- * Unit tests of the delivery rules (deliver/rules_*.c, postern.rules(5)):
+ * Unit tests of the delivery rules (common/rules_parse.c and
+ * deliver/rules_*.c, postern.rules(5)):
  * the parser (good files, bad files with their line numbers), every test
  * and action, and/or/not precedence, elsif/else, the limits (file size,
  * nodes, depth, strings, header fields, regex failures), the message view
@@ -19,7 +20,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "rules.h"
+#include "rules_eval.h"
 #include "strbuf.h"
 #include "util.h"
 

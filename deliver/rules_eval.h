@@ -1,52 +1,29 @@
 /*
- * rules: per-user delivery rules, the language of postern.rules(5). A
- * rule file is parsed (rules_parse.c) into a tree of statements and
- * conditions, evaluated (rules_eval.c) against a message's header fields
- * and envelope, and the result says where the message goes: INBOX (keep),
- * folders (fileinto), other addresses (redirect), or nowhere (discard).
- * Folders are created and subscribed by rules_folder.c. Everything here
- * runs in the deliver child, as the mailbox owner (vmail or the invoking
- * user), never as root.
+ * rules_eval: what deliver does with parsed delivery rules (common/rules.h,
+ * postern.rules(5)): the message as the rules see it (rules_msg.c), the
+ * evaluation against a message's header fields and envelope
+ * (rules_eval.c), whose result says where the message goes: INBOX (keep),
+ * folders (fileinto), other addresses (redirect), or nowhere (discard);
+ * and the Maildir++ folders, created and subscribed (rules_folder.c).
+ * Everything here runs in the deliver child, as the mailbox owner (vmail
+ * or the invoking user), never as root.
  *
- * Every input is bounded: file size, statements and tests per file,
- * nesting depth, string length, header bytes and fields examined, regex
- * limits (common/regex.h), a budget of regex failures and a time budget
- * for the regexes of one message.
+ * Bounded: header bytes and fields examined, a budget of regex failures
+ * and a time budget for the regexes of one message.
  */
-#ifndef POSTERN_RULES_H
-#define POSTERN_RULES_H
+#ifndef POSTERN_RULES_EVAL_H
+#define POSTERN_RULES_EVAL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define RULES_FILE_MAX		(64 * 1024)	/* bytes of one rule file */
-#define RULES_NODES_MAX		1000		/* statements + tests per file */
-#define RULES_DEPTH_MAX		16		/* nested blocks, (), not */
-#define RULES_STRING_MAX	1024		/* one string or regex */
+#include "rules.h"
+
 #define RULES_HDR_MAX		(64 * 1024)	/* header bytes examined */
 #define RULES_FIELDS_MAX	500		/* header fields examined */
 #define RULES_ACTIONS_MAX	32		/* fileinto + redirect per message */
 #define RULES_REGEX_FAILS_MAX	4		/* limit hits before regexes stop */
 #define RULES_TIME_MAX_MS	5000		/* regex time for one message */
-#define RULES_ADDR_MAX		512		/* a redirect address */
-
-struct rules;
-
-/*
- * Parse len bytes of rule text; file names it in messages. NULL on error
- * with err "FILE:LINE: what" (the first error only).
- */
-struct rules *rules_parse(const char *text, size_t len, const char *file,
-    char *err, size_t errlen);
-/*
- * Read and parse the rule file at path: 1 with *out set, 0 when there is
- * no such file (*out NULL), -1 on any error (unreadable, too big, syntax)
- * with err "FILE:LINE: what" (LINE 0 when the whole file is at fault).
- */
-int rules_load(const char *path, struct rules **out, char *err, size_t errlen);
-void rules_free(struct rules *);
-/* The file name given to rules_parse (for log lines). */
-const char *rules_file(const struct rules *);
 
 /* One header field: name as written, value unfolded and RFC 2047 decoded. */
 struct rules_field {
@@ -103,13 +80,7 @@ void rules_eval(const struct rules *r, const struct rules_msg *m,
 int rules_result_keep(const struct rules_result *);
 
 /*
- * Folders (Maildir++, as imapd lays them out): name is a folder name in
- * UTF-8 with '.' as the hierarchy delimiter ("INBOX." prefix allowed).
- * The directory under the Maildir: ".<name in modified UTF-7>", or ""
- * for INBOX. 0, or -1 when the name is not allowed.
- */
-int rules_folder_dir(const char *name, char *dir, size_t dirlen);
-/*
+ * Folders: rules_folder_dir() (common/rules.h) names their directories.
  * Make sure folder dir (from rules_folder_dir, not "") exists under the
  * Maildir at maildir with cur/ new/ tmp/ and maildirfolder, and that its
  * name is in maildir/subscriptions. 0, or -1 with err.

@@ -1,6 +1,7 @@
 /*
  * rules_parse: the parser of postern.rules(5), run by the deliver child
- * as the mailbox owner on a file the user (or the admin) wrote. A
+ * as the mailbox owner on a file the user (or the admin) wrote, and by
+ * `postern check` as whoever runs it (it only parses and reports). A
  * recursive-descent parser over the text, with every input bounded (file
  * size, nodes, depth, string length); the first error stops it and is
  * reported as "FILE:LINE: what". Regexes are compiled here, once per

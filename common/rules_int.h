@@ -1,6 +1,7 @@
 /*
- * rules_int: the parsed form of a rule file, shared by rules_parse.c
- * (which builds it) and rules_eval.c (which walks it). Not public.
+ * rules_int: the parsed form of a rule file, shared by
+ * common/rules_parse.c (which builds it) and deliver/rules_eval.c (which
+ * walks it). Not public: `postern check` and the rest use rules.h.
  */
 #ifndef POSTERN_RULES_INT_H
 #define POSTERN_RULES_INT_H
