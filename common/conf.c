@@ -35,6 +35,8 @@ const struct conf_param conf_params[] = {
 	    "Cyrus SASL sasldb with the users' secrets" },
 	{ "alias_file", CONF_PATH, SYSCONFDIR "/postern/aliases", F(alias_file), 1,
 	    "aliases(5) file; a missing file means no aliases" },
+	{ "postmaster_address", CONF_STR, "", F(postmaster_address), 1,
+	    "where postmaster goes when no alias or user postmaster exists (empty: the first user)" },
 	{ "daemon_directory", CONF_PATH, PKGLIBEXECDIR, F(daemon_directory), 0,
 	    "where the master finds smtpd, qmgr, deliver and lookupd" },
 	{ "smtp_listen", CONF_LISTEN, "0.0.0.0:25", F(smtp_listen), 1,

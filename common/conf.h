@@ -28,6 +28,7 @@ struct conf {
 	char	*mail_root;
 	char	*sasl_db;
 	char	*alias_file;
+	char	*postmaster_address;	/* RFC 5321 4.5.1; "" = see common/postmaster.h */
 	char	*daemon_directory;
 	/* listeners */
 	char	*smtp_listen;

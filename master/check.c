@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <sys/stat.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -20,7 +21,9 @@
 #include "checks.h"
 #include "conf.h"
 #include "master.h"
+#include "postmaster.h"
 #include "priv.h"
+#include "rules.h"
 #include "tls.h"
 #include "util.h"
 
@@ -95,6 +98,31 @@ check_sasldb_dir(const struct conf *c)
 		check_problem("sasl_db: %s is not a directory", dir);
 }
 
+/*
+ * RFC 5321 4.5.1: postmaster@ the first local domain must reach a mailbox
+ * (common/postmaster.h). A warning on stderr, not a problem: a fresh
+ * setup has no user yet, and smtpd accepts postmaster anyway (qmgr defers).
+ */
+static void
+check_postmaster(const struct conf *c)
+{
+	struct aliases *al;
+	char addr[512], to[512], err[512];
+	size_t n = strcspn(c->local_domains, " ,\t");
+
+	if (n == 0 || str_fmt(addr, sizeof(addr), "postmaster@%.*s", (int)n,
+	    c->local_domains) == -1)
+		return;
+	al = aliases_new(c->alias_file);
+	if (aliases_refresh(al, err, sizeof(err)) == -1)
+		err[0] = '\0';	/* aliases_check reported it */
+	if (postmaster_target(c, al, addr, to, sizeof(to)) == -1)
+		fprintf(stderr, "warning: %s reaches no mailbox: add a postmaster "
+		    "alias, a user, or set postmaster_address (RFC 5321 4.5.1)\n",
+		    addr);
+	aliases_free(al);
+}
+
 /* header_checks, mime_header_checks, body_checks: every pattern compiles. */
 static void
 check_content(const struct conf *c)
@@ -124,6 +152,64 @@ check_content(const struct conf *c)
 	checks_free(ck);
 }
 
+/*
+ * One postern.rules(5) file parses: its first error as FILE:LINE: what.
+ * A missing file is a problem only when named by the configuration.
+ */
+static void
+check_rules_file(const char *path, int must_exist)
+{
+	struct rules *r;
+	char err[1024];
+
+	switch (rules_load(path, &r, err, sizeof(err))) {
+	case -1:
+		check_problem("%s", err);
+		break;
+	case 0:
+		if (must_exist)
+			check_problem("%s:0: %s", path, strerror(ENOENT));
+		break;
+	default:
+		rules_free(r);
+	}
+}
+
+#define CHECK_RULES_DIRS_MAX	100000	/* user directories looked at */
+
+/* mail_root/<domain>/<user>/rules, two levels down, bounded. */
+static void
+check_rules_users(const char *root)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *d, *u;
+	DIR *rd, *dd;
+	size_t n = 0;
+
+	if ((rd = opendir(root)) == NULL) {
+		if (errno != ENOENT && (errno != EACCES || priv_is_root()))
+			check_problem("mail_root: %s: %s", root,
+			    strerror(errno));
+		return;
+	}
+	while (n < CHECK_RULES_DIRS_MAX && (d = readdir(rd)) != NULL) {
+		if (d->d_name[0] == '.' ||
+		    str_fmt(dir, sizeof(dir), "%s/%s", root, d->d_name) == -1 ||
+		    (dd = opendir(dir)) == NULL)
+			continue;
+		while (n < CHECK_RULES_DIRS_MAX && (u = readdir(dd)) != NULL) {
+			if (u->d_name[0] == '.')
+				continue;
+			n++;
+			if (str_fmt(path, sizeof(path), "%s/%s/rules", dir,
+			    u->d_name) != -1)
+				check_rules_file(path, 0);
+		}
+		closedir(dd);
+	}
+	closedir(rd);
+}
+
 int
 cmd_check(const struct master_args *a)
 {
@@ -141,6 +227,10 @@ cmd_check(const struct master_args *a)
 	check_problems += master_check_daemons(&c, STDERR_FILENO);
 	check_sasldb_dir(&c);
 	check_content(&c);
+	check_postmaster(&c);
+	if (*c.delivery_rules != '\0')
+		check_rules_file(c.delivery_rules, 1);
+	check_rules_users(c.mail_root);
 	return check_problems ? 1 : 0;
 }
 

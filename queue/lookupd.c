@@ -5,6 +5,10 @@
  * mail_owner (no chroot: it reads sasl_db and alias_file) before it reads
  * any request. One poll loop serves many small connections.
  *
+ * postmaster@ every local domain is always "ok" (RFC 5321 4.5.1; where it
+ * goes is decided by qmgr, common/postmaster.h); abuse (RFC 2142) is
+ * only "ok" when an alias or a user exists, like any other name.
+ *
  * Protocol (common/lookup.h): "rcpt ADDRESS\n" -> "ok\n" | "nouser\n" |
  * "notlocal\n" | "temp\n". Anything else gets "temp\n" and the
  * connection is closed.
@@ -26,6 +30,7 @@
 #include "daemon.h"
 #include "listen.h"
 #include "log.h"
+#include "postmaster.h"
 #include "priv.h"
 #include "userdb.h"
 #include "util.h"
@@ -102,7 +107,7 @@ lk_answer(const char *raw)
 {
 	char addr[LK_LINE_MAX], safe[128];
 	const char *at;
-	int r;
+	int r, pm;
 
 	if (str_copy(addr, raw, sizeof(addr)) == -1)
 		return "nouser\n";
@@ -117,11 +122,14 @@ lk_answer(const char *raw)
 		return "temp\n";
 	if (aliases_exists(lk_aliases, addr))
 		return "ok\n";
+	pm = postmaster_is(&lk_conf, addr);	/* before +ext is cut */
 	r = userdb_exists(addr);
 	if (r == 0 && lk_strip_extension(addr))
 		r = userdb_exists(addr);	/* alice+lists: alice */
 	if (r == 1)
 		return "ok\n";
+	if (r == 0 && pm)
+		return "ok\n";	/* RFC 5321 4.5.1: MUST accept; qmgr routes it */
 	if (r == 0)
 		return "nouser\n";
 	log_warn("user database lookup failed for <%s>",

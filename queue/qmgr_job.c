@@ -38,6 +38,7 @@
 #include "conf.h"
 #include "log.h"
 #include "lookup.h"
+#include "postmaster.h"
 #include "qmgr.h"
 #include "util.h"
 
@@ -189,13 +190,43 @@ qmgr_checked_at_rcpt(const struct qmgr_job *j, size_t i)
 	    strstr(proto, "SMTP") != NULL;
 }
 
-/* Route one final address: local -> deliver (if it exists), else smtp. */
+/*
+ * RFC 5321 4.5.1: postmaster@ a local domain without an alias or a user of
+ * that name goes to postmaster_address or the first user
+ * (common/postmaster.h). The address to expand for addr, or NULL when it
+ * reaches no mailbox (deferred: `postern check` warns about it).
+ */
+static const char *
+qmgr_postmaster(struct qmgr_job *j, size_t i, const char *addr, char *pm,
+    size_t pmlen)
+{
+	switch (postmaster_target(&qmgr_conf, qmgr_aliases, addr, pm, pmlen)) {
+	case 0:
+		return addr;
+	case 1:
+		return pm;
+	default:
+		qmgr_temp(j, i, addr, "none", "4.3.0 postmaster reaches no mailbox "
+		    "(no alias, no user, postmaster_address unset)");
+		return NULL;
+	}
+}
+
+/*
+ * Route one final address: local -> deliver (if it exists), else smtp.
+ * An alias target that is a bare postmaster@ a local domain goes where
+ * qmgr_postmaster sends it (without a second alias expansion).
+ */
 static void
 qmgr_route(struct qmgr_job *j, size_t i, const char *mbox)
 {
-	const char *at = strrchr(mbox, '@');
-	char dom[256], t[700];
+	const char *at;
+	char dom[256], t[700], pm[512];
 
+	if (j->q.rcpt[i].parent != QRCPT_NOPARENT &&
+	    (mbox = qmgr_postmaster(j, i, mbox, pm, sizeof(pm))) == NULL)
+		return;
+	at = strrchr(mbox, '@');
 	if (at == NULL || at[1] == '\0' || str_copy(dom, at + 1, sizeof(dom)) == -1) {
 		qmgr_perm(j, i, mbox, "5.1.3 bad recipient address syntax");
 		return;
@@ -248,20 +279,22 @@ static void
 qmgr_expand(struct qmgr_job *j, size_t i)
 {
 	struct alias_list l;
-	char err[256];
-	const char *addr = j->q.rcpt[i].addr;
+	char err[256], pm[512];
+	const char *addr = j->q.rcpt[i].addr, *what;
 	size_t k;
 
 	if (qmgr_has_children(j, i))
 		goto mark;
-	if (aliases_expand(qmgr_aliases, addr, qmgr_is_local, NULL, &l, err,
+	if ((what = qmgr_postmaster(j, i, addr, pm, sizeof(pm))) == NULL)
+		return;
+	if (aliases_expand(qmgr_aliases, what, qmgr_is_local, NULL, &l, err,
 	    sizeof(err)) == -1) {
 		char t[300];
 		str_fmt(t, sizeof(t), "4.3.5 alias expansion failed: %s", err);
 		qmgr_temp(j, i, addr, "none", t);
 		return;
 	}
-	if (l.n == 1 && str_ieq(l.addr[0], addr)) {
+	if (what == addr && l.n == 1 && str_ieq(l.addr[0], addr)) {
 		qmgr_route(j, i, l.addr[0]);	/* not an alias */
 		alias_list_free(&l);
 		return;

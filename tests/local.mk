@@ -18,6 +18,7 @@ include tests/unit/rules.mk
 include tests/integration/rules.mk
 include tests/unit/checks.mk
 include tests/integration/checks.mk
+include tests/integration/postmaster.mk
 
 ## Fuzz targets (libFuzzer; built by hand, see tests/fuzz/README.md) and
 ## the integration tests added by later fragments ship in the tarball too.
