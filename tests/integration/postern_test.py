@@ -295,6 +295,31 @@ def clean_env():
     return env
 
 
+def fetchmail_fetch(home, protocol, port, user, password, opts):
+    """Run fetchmail once (keep, no certificate check) from 127.0.0.1:port
+    with protocol (pop3, imap) and the TLS options opts ("ssl",
+    "sslproto tls1.2+"), appending what it fetches to home/mbox, which is
+    emptied first. Returns (CompletedProcess, the mbox bytes)."""
+    out = os.path.join(home, "mbox")
+    rc = os.path.join(home, "rc")
+    with open(rc, "w") as f:
+        f.write('poll 127.0.0.1 port %d protocol %s auth password\n'
+                '  user "%s" password "%s" %s no sslcertck keep\n'
+                '  mda "/bin/sh -c \'cat >> %s\'"\n'
+                % (port, protocol, user, password, opts, out))
+    os.chmod(rc, 0o600)
+    env = clean_env()
+    env["HOME"] = home
+    env["FETCHMAILHOME"] = home
+    if os.path.exists(out):
+        os.unlink(out)
+    r = subprocess.run(["fetchmail", "-f", rc, "--nodetach", "--all",
+                        "--pidfile", os.path.join(home, "pid")],
+                       capture_output=True, text=True, timeout=60, env=env)
+    data = open(out, "rb").read() if os.path.exists(out) else b""
+    return r, data
+
+
 def make_message(subject, body="Hello.\n", sender="sender@remote.test",
                  to="alice@example.test", msgid=None):
     """A message as str with CRLF line ends, ready for smtplib."""

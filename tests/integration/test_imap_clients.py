@@ -117,24 +117,9 @@ def t_fetchmail():
     for i in range(3):
         u.deliver(S, BOB, u.plain_message("fetch %d" % i, "text %d\n.dot\n" % i, to=BOB))
     home = tempfile.mkdtemp(prefix="fetchmail-", dir=S.tree)
-    out = os.path.join(home, "mbox")
-    rc = os.path.join(home, "rc")
     for mode, port, opts in (("imaps", S.imaps_port, "ssl"),
                              ("starttls", S.imap_port, "sslproto tls1.2+")):
-        with open(rc, "w") as f:
-            f.write('poll 127.0.0.1 port %d protocol imap auth password\n'
-                    '  user "%s" password "%s" %s no sslcertck keep\n'
-                    '  mda "/bin/sh -c \'cat >> %s\'"\n' % (port, BOB, PW, opts, out))
-        os.chmod(rc, 0o600)
-        env = pt.clean_env()
-        env["HOME"] = home
-        env["FETCHMAILHOME"] = home
-        if os.path.exists(out):
-            os.unlink(out)
-        r = subprocess.run(["fetchmail", "-f", rc, "--nodetach", "--all",
-                            "--pidfile", os.path.join(home, "pid")],
-                           capture_output=True, text=True, timeout=60, env=env)
-        data = open(out, "rb").read() if os.path.exists(out) else b""
+        r, data = pt.fetchmail_fetch(home, "imap", port, BOB, PW, opts)
         tap.ok(r.returncode == 0 and data.count(b"Subject: fetch") == 3
                and b"\n.dot\n" in data,
                "fetchmail over IMAP (%s) fetches the 3 messages" % mode,

@@ -367,24 +367,9 @@ def t_fetchmail(srv, suite):
     for i in range(3):
         pl.deliver_file(md, msg("fetch %d" % i, "text %d\n.dot\n" % i))
     home = tempfile.mkdtemp(prefix="fetchmail-", dir=suite.tree)
-    out = os.path.join(home, "mbox")
-    rc = os.path.join(home, "rc")
     for mode, port, opts in (("pop3s", srv.pop3s_port, "ssl"),
                              ("stls", srv.pop3_port, "sslproto tls1.2+")):
-        with open(rc, "w") as f:
-            f.write('poll 127.0.0.1 port %d protocol pop3 auth password\n'
-                    '  user "%s" password "%s" %s no sslcertck keep\n'
-                    '  mda "/bin/sh -c \'cat >> %s\'"\n' % (port, BOB, PW, opts, out))
-        os.chmod(rc, 0o600)
-        env = pt.clean_env()
-        env["HOME"] = home
-        env["FETCHMAILHOME"] = home
-        if os.path.exists(out):
-            os.unlink(out)
-        r = subprocess.run(["fetchmail", "-f", rc, "--nodetach", "--all",
-                            "--pidfile", os.path.join(home, "pid")],
-                           capture_output=True, text=True, timeout=60, env=env)
-        data = open(out, "rb").read() if os.path.exists(out) else b""
+        r, data = pt.fetchmail_fetch(home, "pop3", port, BOB, PW, opts)
         tap.ok(r.returncode == 0 and data.count(b"Subject: fetch") == 3
                and b"\n.dot\n" in data,
                "fetchmail (%s) fetches 3 messages, dots intact" % mode,
