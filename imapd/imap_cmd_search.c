@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "imap.h"
 #include "imap_search.h"
@@ -51,13 +50,9 @@ static int
 ops_has_keyword(void *ctx, uint32_t seq, const char *kw)
 {
 	struct imap_session *s = ctx;
-	uint32_t kws = msg(ctx, seq)->keywords;
-	size_t k;
+	int k = imap_keyword_index(&s->sel, kw, 0);	/* lookup only */
 
-	for (k = 0; k < IMAP_KEYWORDS_MAX; k++)
-		if (s->sel.keywords[k] != NULL && strcasecmp(s->sel.keywords[k], kw) == 0)
-			return (kws >> k) & 1;
-	return 0;
+	return k >= 0 && ((msg(ctx, seq)->keywords >> k) & 1);
 }
 
 static uint64_t
