@@ -1,7 +1,7 @@
 /*
  * lookup: the client half of the recipient check. smtpd (as `postern`,
  * chrooted to the queue directory) and qmgr ask lookupd over the unix
- * socket private/lookup. One short-lived connection per question; every
+ * socket private/lookup, on one kept connection (lookup_rcpt); every
  * step has the caller's time limit, and any failure is LOOKUP_TEMPFAIL
  * (451 4.3.0), never a wrong "no such user".
  */
@@ -82,33 +82,89 @@ lookup_read_line(int fd, char *buf, size_t len, int64_t deadline)
 	return -1;
 }
 
+/*
+ * The connection to lookupd is kept between questions (lookupd answers
+ * many lines on one connection and drops a client idle for 30 s), so a
+ * session, or a reused smtpd worker, pays for connect() once. A question
+ * is idempotent: when the kept connection turns out dead before any reply
+ * byte, it is asked once more on a new one.
+ */
+static int	lookup_fd = -1;
+static char	lookup_path[108];
+
+/* Send all of req; MSG_NOSIGNAL: a dead lookupd is EPIPE, not SIGPIPE. */
+static int
+lookup_send(int fd, const char *req, size_t n, int64_t deadline)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if (lookup_wait(fd, POLLOUT, deadline) == -1)
+			return -1;
+		w = send(fd, req, n, MSG_NOSIGNAL);
+		if (w == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (w <= 0)
+			return -1;
+		req += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Send req on the kept connection and read the answer. 0, or -1 (closed). */
+static int
+lookup_ask(const char *req, size_t n, char *rep, size_t replen, int64_t deadline)
+{
+	if (lookup_send(lookup_fd, req, n, deadline) == -1 ||
+	    lookup_read_line(lookup_fd, rep, replen, deadline) == -1) {
+		close(lookup_fd);
+		lookup_fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+void
+lookup_close(void)
+{
+	if (lookup_fd != -1)
+		close(lookup_fd);
+	lookup_fd = -1;
+}
+
 enum lookup_result
 lookup_rcpt(const char *sockpath, const char *address, int timeout_ms)
 {
 	char req[LOOKUP_ADDR_MAX + 16], rep[64];
 	const unsigned char *p;
 	int64_t deadline = now_ms() + timeout_ms;
-	int fd, n;
+	int n, kept;
 
 	for (p = (const unsigned char *)address; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			return LOOKUP_NOUSER;	/* no mailbox has such a name */
 	if ((n = str_fmt(req, sizeof(req), "rcpt %s\n", address)) == -1)
 		return LOOKUP_NOUSER;
-	if ((fd = lookup_connect(sockpath)) == -1)
-		return LOOKUP_TEMPFAIL;
-	if (lookup_wait(fd, POLLOUT, deadline) == -1 ||
-	    write_all(fd, req, (size_t)n) == -1 ||
-	    lookup_read_line(fd, rep, sizeof(rep), deadline) == -1) {
-		close(fd);
-		return LOOKUP_TEMPFAIL;
+	if (lookup_fd != -1 && strcmp(lookup_path, sockpath) != 0)
+		lookup_close();
+	kept = lookup_fd != -1;
+	rep[0] = '\0';
+	if (kept && lookup_ask(req, (size_t)n, rep, sizeof(rep), deadline) == -1 &&
+	    rep[0] != '\0')
+		return LOOKUP_TEMPFAIL;	/* a partial answer: do not ask twice */
+	if (lookup_fd == -1) {
+		if (str_copy(lookup_path, sockpath, sizeof(lookup_path)) == -1 ||
+		    (lookup_fd = lookup_connect(sockpath)) == -1 ||
+		    lookup_ask(req, (size_t)n, rep, sizeof(rep), deadline) == -1)
+			return LOOKUP_TEMPFAIL;
 	}
-	close(fd);
 	if (strcmp(rep, "ok\n") == 0)
 		return LOOKUP_OK;
 	if (strcmp(rep, "nouser\n") == 0)
 		return LOOKUP_NOUSER;
 	if (strcmp(rep, "notlocal\n") == 0)
 		return LOOKUP_NOTLOCAL;
+	lookup_close();		/* "temp": lookupd closes after an unknown line */
 	return LOOKUP_TEMPFAIL;
 }

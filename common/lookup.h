@@ -20,4 +20,7 @@ enum lookup_result {
 /* Ask lookupd about one address (already parsed, without <>). */
 enum lookup_result lookup_rcpt(const char *sockpath, const char *address, int timeout_ms);
 
+/* Close the connection lookup_rcpt keeps open (before fork or exit). */
+void lookup_close(void);
+
 #endif

@@ -9,10 +9,12 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include <db.h>
 #include <sasl/sasl.h>
@@ -326,4 +328,85 @@ userdb_list(const char *dbpath, void (*cb)(const char *address, void *arg), void
 		free(names.v[i]);
 	free(names.v);
 	return r;
+}
+
+/*
+ * userdb_exists_cached: lookupd's answer at every RCPT without opening
+ * the sasldb through libsasl2 each time (two opens and a plugin walk per
+ * question). The names are read once and read again whenever the file's
+ * identity, size or mtime changes, and on every question while the file
+ * is younger than USERDB_RACY_MS, since two writes within one timestamp
+ * tick would otherwise look alike.
+ */
+#define USERDB_RACY_MS	2000
+
+static struct {
+	struct userdb_names	 names;
+	struct stat		 st;
+	int			 valid;
+} userdb_cache;
+
+static void
+userdb_names_free(struct userdb_names *names)
+{
+	size_t i;
+
+	for (i = 0; i < names->n; i++)
+		free(names->v[i]);
+	free(names->v);
+	names->v = NULL;
+	names->n = names->cap = 0;
+}
+
+static int
+userdb_same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Bring the cached names up to date with dbpath. 0 or -1. */
+static int
+userdb_cache_refresh(const char *dbpath)
+{
+	struct stat st;
+	struct timespec now;
+	int64_t age;
+
+	memset(&st, 0, sizeof(st));
+	clock_gettime(CLOCK_REALTIME, &now);	/* mtime is wall-clock time */
+	if (stat(dbpath, &st) == -1 && errno != ENOENT)
+		return -1;
+	age = ((int64_t)now.tv_sec - (int64_t)st.st_mtim.tv_sec) * 1000 +
+	    (now.tv_nsec - st.st_mtim.tv_nsec) / 1000000;
+	if (userdb_cache.valid && userdb_same_file(&st, &userdb_cache.st) &&
+	    age > USERDB_RACY_MS)
+		return 0;
+	userdb_names_free(&userdb_cache.names);
+	userdb_cache.valid = 0;
+	if (st.st_ino != 0 &&
+	    userdb_read_keys(dbpath, &userdb_cache.names) == -1) {
+		userdb_names_free(&userdb_cache.names);
+		return -1;
+	}
+	if (userdb_cache.names.n > 0)
+		qsort(userdb_cache.names.v, userdb_cache.names.n,
+		    sizeof(*userdb_cache.names.v), userdb_cmp);
+	userdb_cache.st = st;
+	userdb_cache.valid = 1;
+	return 0;
+}
+
+int
+userdb_exists_cached(const char *dbpath, const char *address)
+{
+	const char *key = address;
+
+	if (userdb_cache_refresh(dbpath) == -1)
+		return -1;
+	if (userdb_cache.names.n == 0)
+		return 0;
+	return bsearch(&key, userdb_cache.names.v, userdb_cache.names.n,
+	    sizeof(*userdb_cache.names.v), userdb_cmp) != NULL;
 }

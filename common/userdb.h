@@ -22,6 +22,11 @@ int userdb_set(const char *address, const char *password, int create,
 int userdb_delete(const char *address, char *err, size_t errlen);
 /* 1 exists, 0 no such user, -1 error. */
 int userdb_exists(const char *address);
+/*
+ * The same answer from the names in the sasldb file itself, read once and
+ * again when the file changes (lookupd, at every RCPT). 1, 0 or -1.
+ */
+int userdb_exists_cached(const char *dbpath, const char *address);
 /* 1 ok, 0 wrong, -1 error. */
 int userdb_checkpass(const char *address, const char *password);
 /* Call cb for each user address in the sasldb file, sorted. 0 or -1. */

@@ -123,9 +123,9 @@ lk_answer(const char *raw)
 	if (aliases_exists(lk_aliases, addr))
 		return "ok\n";
 	pm = postmaster_is(&lk_conf, addr);	/* before +ext is cut */
-	r = userdb_exists(addr);
+	r = userdb_exists_cached(lk_conf.sasl_db, addr);
 	if (r == 0 && lk_strip_extension(addr))
-		r = userdb_exists(addr);	/* alice+lists: alice */
+		r = userdb_exists_cached(lk_conf.sasl_db, addr);	/* alice+lists */
 	if (r == 1)
 		return "ok\n";
 	if (r == 0 && pm)
