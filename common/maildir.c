@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gcommit.h"
 #include "maildir.h"
 #include "util.h"
 
@@ -227,7 +228,7 @@ maildir_publish(const char *tmp, const char *dst, const char *path, char *err,
 	} else
 		return maildir_fail(errno, "link", dst, err, errlen);
 	if (str_fmt(newdir, sizeof(newdir), "%s/new", path) == -1 ||
-	    fsync_dir(newdir) == -1) {
+	    gcommit_fsync_dir(newdir) == -1) {	/* shared by deliver's workers */
 		/* Delivered but maybe not durable: a retry may duplicate. */
 		int r = maildir_fail(errno, "fsync", newdir, err, errlen);
 		unlink(dst);

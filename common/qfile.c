@@ -39,6 +39,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gcommit.h"
 #include "qfile.h"
 #include "util.h"
 
@@ -330,7 +331,7 @@ qfile_commit_dir(struct qfile_writer *w, const char *dir)
 		goto fail;
 	}
 	w->fd = -1;
-	if (fsync_dir(dir) == -1) {
+	if (gcommit_fsync_dir(dir) == -1) {	/* shared by concurrent workers */
 		/* Not durable: take it back so the client's retry is the only copy. */
 		e = errno;
 		unlink(dst);

@@ -4,6 +4,7 @@ include tests/unit/base.mk
 include tests/unit/net.mk
 include tests/unit/smtp.mk
 include tests/unit/queue.mk
+include tests/unit/gcommit.mk
 include tests/unit/agent.mk
 include tests/unit/pop3.mk
 include tests/integration/local.mk

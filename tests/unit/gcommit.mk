@@ -1,0 +1,8 @@
+## Unit test of the group commit of directory fsyncs (common/gcommit.c).
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_gcommit
+TESTS += tests/unit/test_gcommit
+tests_unit_test_gcommit_SOURCES = tests/unit/test_gcommit.c
+tests_unit_test_gcommit_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_gcommit_LDADD = $(POSTERN_LIBS) $(CMOCKA_LIBS)
+endif
