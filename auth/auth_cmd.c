@@ -1,10 +1,12 @@
 /*
  * authd commands: SASL exchanges for the login processes, USER/PASS
- * checks, one-use login tokens, and the per-client-address failure
- * limit. Runs in authd as mail_owner (it reads sasl_db, 0640
- * root:<mail_owner's group>); its peers are postern's own processes, but
- * the SASL data in the requests comes from the network, so every field
- * is bounded and checked, and secrets are wiped after use.
+ * checks, one-use login tokens, and the failure limit per client network
+ * (the address cut to auth_block_prefix_ipv4/_ipv6 bits, so that a
+ * client hopping addresses inside its IPv6 /64 is still one client).
+ * Runs in authd as auth_user (the only account that reads sasl_db); its
+ * peers are postern's own processes, but the SASL data in the requests
+ * comes from the network, so every field is bounded and checked, and
+ * secrets are wiped after use.
  *
  * Grammar (one line each way, LF ended):
  *   client SERVICE IP       first line, from the connection process
@@ -14,11 +16,13 @@
  *   plain B64USER B64PASS -> ok TOKEN | fail REASON
  *   token TOKEN          -> user ADDRESS | fail token
  * REASON: auth (wrong credentials), limit (too many failures from this
- * address), mech (unknown mechanism), proto (bad request), temp.
+ * network), mech (unknown mechanism), proto (bad request), temp.
  * Failures other than proto and mech are answered AUTHD_FAIL_DELAY_MS late.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +41,7 @@
 #define AUTH_TOKENS		1024
 #define AUTH_TOKEN_TTL_MS	60000	/* the connection process redeems at once */
 #define AUTH_IP_SLOTS		1024
-#define AUTH_IP_MAXFAIL		10	/* failures from one address ... */
+#define AUTH_IP_MAXFAIL		10	/* failures from one network ... */
 #define AUTH_IP_WINDOW_MS	600000	/* ... within this time block it ... */
 #define AUTH_IP_BLOCK_MS	600000	/* ... for this long */
 
@@ -48,7 +52,7 @@ struct auth_token {
 };
 
 struct auth_ipfail {
-	char	ip[64];
+	char	ip[64];		/* the network: auth_net_key() */
 	int	count;
 	int64_t	first, blocked_until, last;
 };
@@ -61,6 +65,52 @@ void
 auth_cmd_init(const struct conf *c)
 {
 	auth_conf = c;
+}
+
+/* Keep the first bits of the address in a (len bytes), clear the rest. */
+static void
+auth_net_mask(unsigned char *a, size_t len, unsigned bits)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (bits >= 8) {
+			bits -= 8;
+			continue;
+		}
+		a[i] &= (unsigned char)(0xffu << (8 - bits));
+		bits = 0;
+	}
+}
+
+int
+auth_net_key(const char *ip, unsigned v4bits, unsigned v6bits, char *out,
+    size_t outlen)
+{
+	unsigned char a[16];
+	char txt[INET6_ADDRSTRLEN];
+	struct in6_addr a6;
+	int af = AF_INET;
+	unsigned bits;
+
+	if (inet_pton(AF_INET, ip, a) != 1) {
+		if (inet_pton(AF_INET6, ip, &a6) != 1)
+			return str_copy(out, ip, outlen);	/* "unknown", "local" */
+		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+			memcpy(a, &a6.s6_addr[12], 4);	/* ::ffff:192.0.2.1 is IPv4 */
+		} else {
+			memcpy(a, &a6, 16);
+			af = AF_INET6;
+		}
+	}
+	if (af == AF_INET)
+		bits = v4bits > 32 ? 32 : v4bits;
+	else
+		bits = v6bits > 128 ? 128 : v6bits;
+	auth_net_mask(a, af == AF_INET ? 4 : 16, bits);
+	if (inet_ntop(af, a, txt, sizeof(txt)) == NULL)
+		return -1;
+	return str_fmt(out, outlen, "%s/%u", txt, bits) == -1 ? -1 : 0;
 }
 
 /* The failure record of ip (a new or the least recent slot when create). */
@@ -104,8 +154,8 @@ auth_ip_failed(const char *ip)
 	f->last = now;
 	if (++f->count >= AUTH_IP_MAXFAIL) {
 		f->blocked_until = now + AUTH_IP_BLOCK_MS;
-		log_warn("%s: %d failed logins, refusing logins for %d s", ip,
-		    f->count, AUTH_IP_BLOCK_MS / 1000);
+		log_warn("%s: %d failed logins from this network, refusing its "
+		    "logins for %d s", ip, f->count, AUTH_IP_BLOCK_MS / 1000);
 	}
 }
 
@@ -198,7 +248,7 @@ static void
 auth_fail(struct auth_conn *c, const char *reason)
 {
 	if (strcmp(reason, "auth") == 0)
-		auth_ip_failed(c->ip);
+		auth_ip_failed(c->net);
 	c->reply_at = now_ms() + AUTHD_FAIL_DELAY_MS;
 	auth_reply(c, "fail ", reason);
 }
@@ -338,7 +388,7 @@ auth_cmd_start(struct auth_conn *c, char *arg)
 
 	if (data != NULL)
 		*data++ = '\0';
-	if (auth_ip_blocked(c->ip)) {
+	if (auth_ip_blocked(c->net)) {
 		auth_fail(c, "limit");
 		return;
 	}
@@ -397,7 +447,7 @@ auth_cmd_plain(struct auth_conn *c, char *arg)
 	if (ulen <= 0 || plen < 0 || memchr(user, '\0', (size_t)ulen) != NULL ||
 	    memchr(pass, '\0', (size_t)plen) != NULL) {
 		auth_reply(c, "fail proto", NULL);
-	} else if (auth_ip_blocked(c->ip)) {
+	} else if (auth_ip_blocked(c->net)) {
 		auth_fail(c, "limit");
 	} else {
 		user[ulen] = '\0';
@@ -452,6 +502,10 @@ auth_cmd_client(struct auth_conn *c, char *arg)
 		c->closing = 1;
 		return;
 	}
+	/* Failures count against the client's network (auth_block_prefix_*). */
+	if (auth_net_key(c->ip, (unsigned)auth_conf->auth_block_prefix_ipv4,
+	    (unsigned)auth_conf->auth_block_prefix_ipv6, c->net, sizeof(c->net)) == -1)
+		str_copy(c->net, c->ip, sizeof(c->net));
 	c->have_client = 1;
 }
 

@@ -1,12 +1,16 @@
 /*
- * authd: the authentication service of the access servers (pop3d, imapd).
- * Login processes run their SASL exchanges (and USER/PASS) through it
- * and get a one-use token; the session side redeems the token for the
- * user's address. Started as root it drops to mail_owner at once (it
- * reads sasl_db, mode 0640 root:<mail_owner's group>) and never runs
- * as root after that; it gets its unix socket from the master (name
- * "auth", at $queue_dir/private/auth). One process, one poll loop; every
- * request line is bounded, every connection has an idle timeout.
+ * authd: the authentication service of the access servers (pop3d, imapd)
+ * and of SMTP AUTH (smtpd, submitd). Login processes run their SASL
+ * exchanges (and USER/PASS) through it and get a one-use token; the
+ * session side redeems the token for the user's address. Started as root
+ * it drops to auth_user at once: that account (postern-auth) alone can
+ * read sasl_db (mode 0600, auth_user's), so that no process running as
+ * mail_owner (qmgr, pickup, smtpd) can. It never runs as root after
+ * that; it gets its unix socket from the master (name "auth", at
+ * $queue_dir/private/auth, owned by mail_owner: its clients connect as
+ * mail_owner or, for pop3d and imapd, as root before their own drop).
+ * One process, one poll loop; every request line is bounded, every
+ * connection has an idle timeout.
  */
 #include "config.h"
 
@@ -241,8 +245,8 @@ main(int argc, char **argv)
 	if (conf_load(&conf, cpath, err, sizeof(err)) == -1)
 		fatal("%s", err);
 	lfd = authd_socket();
-	if (priv_is_root() && priv_lookup(conf.mail_owner, &id, err, sizeof(err)) == -1)
-		fatal("%s", err);
+	if (priv_is_root() && priv_lookup(conf.auth_user, &id, err, sizeof(err)) == -1)
+		fatal("auth_user: %s", err);
 	/* Rules 1 and 2: nothing is read as root. */
 	if (priv_drop(&id, conf.queue_dir, 0, err, sizeof(err)) == -1)
 		fatal("%s", err);

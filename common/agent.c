@@ -9,6 +9,11 @@
  * fd must ride on the first byte with nothing else in the control data,
  * and a request with anything out of place (order, control characters,
  * NUL, numbers, bytes after "end") is refused whole, never half-parsed.
+ *
+ * The system-user header (agent_user_read) is the exception: deliver's
+ * system-user child reads it as root, before its drop to that user, so
+ * it is 12 fixed bytes with no text to parse, no fd, and nothing read
+ * past it; the peer was checked to be mail_owner (SO_PEERCRED) first.
  */
 #include "config.h"
 
@@ -340,4 +345,78 @@ agent_req_send(int conn, const struct agent_req *r)
 		rv = agent_send_text(conn, r->fd, &sb);
 	strbuf_free(&sb);
 	return rv;
+}
+
+int
+agent_user_send(int conn, uid_t uid, gid_t gid)
+{
+	unsigned char b[AGENT_USER_HDR_LEN];
+	uint32_t u = (uint32_t)uid, g = (uint32_t)gid;
+
+	if ((uid_t)u != uid || (gid_t)g != gid) {
+		errno = ERANGE;
+		return -1;
+	}
+	memcpy(b, AGENT_USER_MAGIC, 4);
+	memcpy(b + 4, &u, 4);
+	memcpy(b + 8, &g, 4);
+	return write_all(conn, b, sizeof(b));
+}
+
+/* One recvmsg of at most len bytes; any control data is an error. */
+static ssize_t
+agent_user_recv(int conn, unsigned char *b, size_t len)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} cm;
+	struct msghdr msg;
+	struct iovec iov;
+	ssize_t n;
+	int dummy = -1;
+
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = b;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n > 0 && (msg.msg_controllen > 0 || (msg.msg_flags & MSG_CTRUNC))) {
+		agent_take_fd(&msg, &dummy, 0);	/* closes what came */
+		errno = EPROTO;
+		return -1;
+	}
+	return n;
+}
+
+int
+agent_user_read(int conn, uid_t *uid, gid_t *gid, int timeout_ms)
+{
+	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	unsigned char b[AGENT_USER_HDR_LEN];
+	uint32_t u, g;
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < sizeof(b)) {
+		if (agent_wait(conn, deadline) == -1)
+			return -1;
+		n = agent_user_recv(conn, b + got, sizeof(b) - got);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN ||
+		    errno == EWOULDBLOCK))
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	if (memcmp(b, AGENT_USER_MAGIC, 4) != 0)
+		return -1;
+	memcpy(&u, b + 4, 4);
+	memcpy(&g, b + 8, 4);
+	*uid = (uid_t)u;
+	*gid = (gid_t)g;
+	return 0;
 }

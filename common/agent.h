@@ -68,4 +68,23 @@ void agent_req_free(struct agent_req *r);
  */
 int agent_req_send(int conn, const struct agent_req *r);
 
+/*
+ * The system-user header (private/deliver-user only, before the request
+ * above): AGENT_USER_HDR_LEN bytes, "PSU1" then the recipient's uid and
+ * gid as two 32-bit numbers in host byte order (both ends are on this
+ * host), as qmgr resolved them with getpwnam (common/sysuser.h). It is
+ * all deliver's root parent-side reads: fixed size, no text, no fd.
+ */
+#define AGENT_USER_HDR_LEN	12
+#define AGENT_USER_MAGIC	"PSU1"
+
+/* qmgr's side: write the header. 0, or -1 with errno. */
+int agent_user_send(int conn, uid_t uid, gid_t gid);
+/*
+ * deliver's side: read exactly the header within timeout_ms, refusing
+ * any passed fd (closed) or other control data and a wrong magic; never
+ * reads a byte past it. 0, or -1.
+ */
+int agent_user_read(int conn, uid_t *uid, gid_t *gid, int timeout_ms);
+
 #endif

@@ -95,18 +95,26 @@ const struct conf_param conf_params[] = {
 	    "idle time before an SMTP session is closed" },
 	{ "smtpd_process_limit", CONF_UINT, "100", F(smtpd_process_limit), 0,
 	    "concurrent SMTP sessions; more wait in the listen queue" },
+	{ "max_use", CONF_UINT, "100", F(max_use), 0,
+	    "connections (or delivery requests) one smtpd, submitd or deliver process serves before it exits (0: no limit)" },
+	{ "max_idle", CONF_DURATION, "100s", F(max_idle), 0,
+	    "how long an idle smtpd, submitd or deliver process waits for a connection before it exits (0: forever)" },
 	{ "queue_retry_min", CONF_DURATION, "300s", F(queue_retry_min), 0,
 	    "first retry delay after a temporary failure" },
 	{ "queue_retry_max", CONF_DURATION, "4000s", F(queue_retry_max), 0,
 	    "longest retry delay (the back-off doubles up to this)" },
 	{ "queue_lifetime", CONF_DURATION, "5d", F(queue_lifetime), 0,
 	    "time in the queue before a message is returned to its sender" },
+	{ "delay_warning_time", CONF_DURATION, "4h", F(delay_warning_time), 0,
+	    "time in the queue before the sender is warned once that mail is delayed (RFC 3464; 0: never)" },
 	{ "deliver_concurrency", CONF_UINT, "8", F(deliver_concurrency), 0,
 	    "concurrent local deliveries" },
 	{ "delivery_rules", CONF_PATH, "", F(delivery_rules), 1,
 	    "postern.rules(5) file applied to every local delivery before the user's rules (empty: none)" },
 	{ "recipient_delimiter", CONF_STR, "+", F(recipient_delimiter), 1,
 	    "characters that separate a local part from its extension (alice+lists); empty disables" },
+	{ "system_domains", CONF_LIST, "", F(system_domains), 1,
+	    "domains whose local parts are Unix accounts, delivered to ~/Maildir (local domains too; needs root)" },
 	{ "pop3_plaintext_auth", CONF_BOOL, "no", F(pop3_plaintext_auth), 0,
 	    "allow USER/PASS and AUTH PLAIN/LOGIN on pop3 before STLS" },
 	{ "imap_plaintext_auth", CONF_BOOL, "no", F(imap_plaintext_auth), 0,
@@ -130,13 +138,19 @@ const struct conf_param conf_params[] = {
 	{ "body_checks_size_limit", CONF_SIZE, "51200", F(body_checks_size_limit), 0,
 	    "bytes of each body part given to body_checks" },
 	{ "mail_owner", CONF_STR, "postern", F(mail_owner), 0,
-	    "account of smtpd, qmgr and lookupd when started as root" },
+	    "account of smtpd, qmgr and pickup when started as root" },
 	{ "login_user", CONF_STR, "postern-login", F(login_user), 0,
 	    "account of the POP3/IMAP pre-authentication processes" },
 	{ "vmail_user", CONF_STR, "vmail", F(vmail_user), 0,
 	    "account that owns the virtual mailboxes" },
 	{ "maildrop_group", CONF_STR, "postdrop", F(maildrop_group), 0,
 	    "group of the setgid maildrop helper" },
+	{ "auth_user", CONF_STR, "postern-auth", F(auth_user), 0,
+	    "account of authd and lookupd when started as root; alone reads sasl_db" },
+	{ "auth_block_prefix_ipv4", CONF_UINT, "32", F(auth_block_prefix_ipv4), 0,
+	    "authd counts failed logins per IPv4 network of this prefix length (0-32)" },
+	{ "auth_block_prefix_ipv6", CONF_UINT, "64", F(auth_block_prefix_ipv6), 0,
+	    "authd counts failed logins per IPv6 network of this prefix length (0-128)" },
 };
 const size_t conf_nparams = NELEM(conf_params);
 
@@ -399,6 +413,11 @@ conf_finish(struct conf *c, struct strbuf *err)
 		    c->queue_retry_min, c->queue_retry_max);
 		bad = 1;
 	}
+	if (!bad && (c->auth_block_prefix_ipv4 > 32 || c->auth_block_prefix_ipv6 > 128)) {
+		strbuf_printf(err, "auth_block_prefix_ipv4 must be 0-32 and "
+		    "auth_block_prefix_ipv6 0-128\n");
+		bad = 1;
+	}
 	if (!bad && (*c->tls_cert == '\0') != (*c->tls_key == '\0')) {
 		strbuf_printf(err, "tls_cert and tls_key must be set together\n");
 		bad = 1;
@@ -509,10 +528,10 @@ conf_value_raw(const char *name)
 	return i >= 0 ? conf_raw[i] : NULL;
 }
 
-int
-conf_is_local_domain(const struct conf *c, const char *domain)
+/* Is domain (any case) one of the comma/space separated list? */
+static int
+conf_in_list(const char *p, const char *domain)
 {
-	const char *p = c->local_domains;
 	size_t dlen = strlen(domain);
 
 	while (*p) {
@@ -525,4 +544,18 @@ conf_is_local_domain(const struct conf *c, const char *domain)
 			return 1;
 	}
 	return 0;
+}
+
+int
+conf_is_system_domain(const struct conf *c, const char *domain)
+{
+	return c->system_domains != NULL && conf_in_list(c->system_domains, domain);
+}
+
+/* system_domains are local domains too, listed in local_domains or not. */
+int
+conf_is_local_domain(const struct conf *c, const char *domain)
+{
+	return conf_in_list(c->local_domains, domain) ||
+	    conf_is_system_domain(c, domain);
 }

@@ -63,14 +63,20 @@ struct conf {
 	unsigned long long smtpd_error_limit;
 	long long smtpd_timeout;
 	unsigned long long smtpd_process_limit;
+	/* process reuse: smtpd, submitd, deliver (common/listen_pool.c) */
+	unsigned long long max_use;
+	long long max_idle;
 	/* queue */
 	long long queue_retry_min;
 	long long queue_retry_max;
 	long long queue_lifetime;
+	long long delay_warning_time;	/* 0: no delay notices */
 	unsigned long long deliver_concurrency;
 	/* delivery rules and plus-addressing (issue 10) */
 	char	*delivery_rules;
 	char	*recipient_delimiter;
+	/* delivery to Unix accounts: ~/Maildir, ~/.postern.rules */
+	char	*system_domains;
 	/* pop3d */
 	int	pop3_plaintext_auth;
 	/* imapd (issue 9) */
@@ -91,6 +97,9 @@ struct conf {
 	char	*login_user;
 	char	*vmail_user;
 	char	*maildrop_group;
+	char	*auth_user;		/* authd, lookupd: the only reader of sasl_db */
+	unsigned long long auth_block_prefix_ipv4;	/* authd's failure block: per network */
+	unsigned long long auth_block_prefix_ipv6;
 };
 
 struct conf_param {
@@ -125,7 +134,9 @@ int conf_is_set(const char *name);
 const char *conf_value(const char *name);
 /* The value as written in the file, before $name expansion (NULL if unknown). */
 const char *conf_value_raw(const char *name);
-/* Is domain (any case) one of local_domains? */
+/* Is domain (any case) one of local_domains or of system_domains? */
 int conf_is_local_domain(const struct conf *c, const char *domain);
+/* Is domain (any case) one of system_domains (local parts: Unix accounts)? */
+int conf_is_system_domain(const struct conf *c, const char *domain);
 
 #endif

@@ -58,4 +58,32 @@ const char *listen_peer_addr(int fd, char *buf, size_t len);
 int listen_serve(const struct listen_fd *fds, size_t nfds, unsigned max_children,
     void (*serve)(int conn, const struct listen_fd *l, void *arg), void *arg);
 
+/*
+ * The pre-forked Accept=no server (common/listen_pool.c; Postfix's
+ * max_use and max_idle). The calling process becomes the parent: it
+ * keeps at least one idle worker, at most max_children in all; past
+ * that, clients wait in the backlog. Each worker calls init(arg) once
+ * (-1: it exits; the parent waits a second before the next one), then
+ * accepts connections one at a time and calls serve(conn, listener, arg)
+ * for each (the pool closes conn afterwards: serve must not), until it
+ * has served max_use connections (0: no limit) or the parent retires it
+ * (idle for max_idle seconds while another worker is idle too; 0:
+ * never). SIGHUP replaces the workers; SIGTERM/SIGINT make every worker
+ * close its listeners, finish its session and exit, and the call
+ * returns 0 once the listeners are closed everywhere. -1 on a fatal
+ * error (a listener that is not an open socket). In the workers, serve
+ * runs with SIGPIPE ignored and SIGTERM/SIGHUP/SIGINT caught (an
+ * interrupted poll() gives EINTR).
+ */
+struct listen_pool {
+	unsigned	 max_children;
+	unsigned long long max_use;
+	unsigned long long max_idle;	/* seconds */
+	int		(*init)(void *arg);	/* NULL: none */
+	void		(*serve)(int conn, const struct listen_fd *l, void *arg);
+	void		*arg;
+};
+int listen_pool_serve(const struct listen_fd *fds, size_t nfds,
+    const struct listen_pool *pool);
+
 #endif

@@ -3,7 +3,8 @@
  * chrooted to the queue directory) and qmgr ask lookupd over the unix
  * socket private/lookup, on one kept connection (lookup_rcpt); every
  * step has the caller's time limit, and any failure is LOOKUP_TEMPFAIL
- * (451 4.3.0), never a wrong "no such user".
+ * (451 4.3.0), never a wrong "no such user". lookup_postmaster asks
+ * lookupd, which alone reads the sasldb, for qmgr's postmaster routing.
  */
 #include "config.h"
 
@@ -167,4 +168,33 @@ lookup_rcpt(const char *sockpath, const char *address, int timeout_ms)
 		return LOOKUP_NOTLOCAL;
 	lookup_close();		/* "temp": lookupd closes after an unknown line */
 	return LOOKUP_TEMPFAIL;
+}
+
+int
+lookup_postmaster(const char *sockpath, const char *address, char *first,
+    size_t firstlen, int timeout_ms)
+{
+	char req[LOOKUP_ADDR_MAX + 16], rep[LOOKUP_ADDR_MAX + 16];
+	const unsigned char *p;
+	int64_t deadline = now_ms() + timeout_ms;
+	int fd, n, r = -1;
+
+	for (p = (const unsigned char *)address; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			return -1;
+	if ((n = str_fmt(req, sizeof(req), "postmaster %s\n", address)) == -1 ||
+	    (fd = lookup_connect(sockpath)) == -1)
+		return -1;
+	if (lookup_send(fd, req, (size_t)n, deadline) == 0 &&
+	    lookup_read_line(fd, rep, sizeof(rep), deadline) == 0) {
+		rep[strcspn(rep, "\n")] = '\0';
+		if (strcmp(rep, "self") == 0)
+			r = 1;
+		else if (strcmp(rep, "none") == 0)
+			r = str_copy(first, "", firstlen);
+		else if (strncmp(rep, "first ", 6) == 0 && rep[6] != '\0')
+			r = str_copy(first, rep + 6, firstlen);
+	}
+	close(fd);
+	return r;
 }

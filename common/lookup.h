@@ -23,4 +23,14 @@ enum lookup_result lookup_rcpt(const char *sockpath, const char *address, int ti
 /* Close the connection lookup_rcpt keeps open (before fork or exit). */
 void lookup_close(void);
 
+/*
+ * The user facts of postmaster's rules 2 and 4 (common/postmaster.h), for
+ * qmgr, which runs as mail_owner and may not read the sasldb (issue 13):
+ * "postmaster ADDRESS\n" -> "self\n" (a user ADDRESS exists) | "first
+ * USER\n" (the first user) | "none\n" (no user) | "temp\n". On its own
+ * short connection. 1 (self), 0 with first set ("" for none), or -1.
+ */
+int lookup_postmaster(const char *sockpath, const char *address, char *first,
+    size_t firstlen, int timeout_ms);
+
 #endif

@@ -58,6 +58,7 @@ maildir_fail(int e, const char *what, const char *path, char *err,
     size_t errlen)
 {
 	str_fmt(err, errlen, "%s %s: %s", what, path, strerror(e));
+	errno = e;	/* maildir_deliver's callers read it (ENOSPC, EDQUOT) */
 	return maildir_errno_status(e);
 }
 
@@ -230,9 +231,10 @@ maildir_publish(const char *tmp, const char *dst, const char *path, char *err,
 	if (str_fmt(newdir, sizeof(newdir), "%s/new", path) == -1 ||
 	    gcommit_fsync_dir(newdir) == -1) {	/* shared by deliver's workers */
 		/* Delivered but maybe not durable: a retry may duplicate. */
-		int r = maildir_fail(errno, "fsync", newdir, err, errlen);
+		int e = errno;
+
 		unlink(dst);
-		return r;
+		return maildir_fail(e, "fsync", newdir, err, errlen);
 	}
 	return MAILDIR_OK;
 }
@@ -252,15 +254,15 @@ maildir_deliver(const char *path, const char *hostname, const void *prefix,
 		return -out;
 	if (maildir_copy(out, prefix, plen, fd, off, len, &lfs) == -1 ||
 	    fsync(out) == -1) {
-		r = maildir_fail(errno, "write", tmp, err, errlen);
+		r = errno;
 		close(out);
 		unlink(tmp);
-		return r;
+		return maildir_fail(r, "write", tmp, err, errlen);
 	}
 	if (close(out) == -1) {
-		r = maildir_fail(errno, "close", tmp, err, errlen);
+		r = errno;
 		unlink(tmp);
-		return r;
+		return maildir_fail(r, "close", tmp, err, errlen);
 	}
 	size = (unsigned long long)plen + len;
 	if (str_fmt(fname, sizeof(fname), "%s,S=%llu,W=%llu", base, size,
@@ -270,7 +272,10 @@ maildir_deliver(const char *path, const char *hostname, const void *prefix,
 		return maildir_fail(ENAMETOOLONG, "maildir", path, err, errlen);
 	}
 	if ((r = maildir_publish(tmp, dst, path, err, errlen)) != MAILDIR_OK) {
+		int e = errno;
+
 		unlink(tmp);
+		errno = e;
 		return r;
 	}
 	if (name != NULL)

@@ -33,7 +33,8 @@ int maildir_create(const char *path, char *err, size_t errlen);
  * Deliver one message into the Maildir at path (created if missing): the
  * bytes of prefix, then len bytes read from fd at offset off. hostname goes
  * into the file name. On MAILDIR_OK, name (if not NULL) gets the new/ file
- * name. A maildir_status; err says why on failure.
+ * name. A maildir_status; err says why on failure, and errno is its
+ * cause (ENOSPC, EDQUOT: MAILDIR_TEMP). No file is left in tmp/ or new/.
  */
 int maildir_deliver(const char *path, const char *hostname, const void *prefix,
     size_t plen, int fd, off_t off, unsigned long long len, char *name,

@@ -31,5 +31,14 @@ int postmaster_is(const struct conf *, const char *address);
  */
 int postmaster_target(const struct conf *, const struct aliases *,
     const char *address, char *out, size_t outlen);
+/*
+ * The user database's part of rules 2 and 4, read from the sasldb
+ * itself: 1 when a user address exists, else 0 with the first user in
+ * first ("" when there is none); -1 when it cannot be read. lookupd
+ * answers it for postmaster_target in processes that may not read the
+ * sasldb (qmgr as mail_owner; the sasldb is auth_user's, issue 13).
+ */
+int postmaster_users(const struct conf *, const char *address, char *first,
+    size_t firstlen);
 
 #endif

@@ -19,6 +19,8 @@
  *   data
  *   <size bytes of content, LF line ends>
  *   xrcpt S PARENT ADDRESS             appended by qmgr: alias expansions
+ *   delayed SECONDS                    appended by qmgr: the delay notice
+ *                                      went then (RFC 3464; at most once)
  *
  * Values never hold CR, LF or NUL: the writer refuses them (EINVAL), so no
  * value can forge a record, and the reader refuses any line that holds
@@ -39,343 +41,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gcommit.h"
 #include "qfile.h"
+#include "qfile_int.h"
 #include "util.h"
-
-#define QFILE_MAGIC	"postern-queue 1"
-#define QFILE_BUFSZ	65536
-#define QFILE_LINE_MAX	4096		/* longest record line */
-#define QFILE_VALUE_MAX	2048		/* longest attribute value */
-#define QFILE_RCPT_MAX	100000		/* recipients (and expansions) per file */
-#define QFILE_HDR_MAX	(16 * 1024 * 1024)
-#define QFILE_WAKE	"private/qmgr"
-#define SIZE_DIGITS	20
-#define ATT_DIGITS	10
-#define NEXT_DIGITS	20
-
-static const char qid_chars[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-
-/* Write v in base 36 into n chars (most significant first, zero padded). */
-static void
-qid_b36(char *out, size_t n, unsigned long long v)
-{
-	while (n > 0) {
-		out[--n] = qid_chars[v % 36];
-		v /= 36;
-	}
-}
-
-void
-qfile_new_id(char out[QID_LEN + 1])
-{
-	struct timeval tv;
-	uint32_t r;
-
-	/* 7 chars of seconds, 4 of microseconds, 5 of pid, 4 random: 20. */
-	gettimeofday(&tv, NULL);
-	random_bytes(&r, sizeof(r));
-	qid_b36(out, 7, (unsigned long long)tv.tv_sec);
-	qid_b36(out + 7, 4, (unsigned long long)tv.tv_usec);
-	qid_b36(out + 11, 5, (unsigned long long)getpid());
-	qid_b36(out + 16, 4, r);
-	out[QID_LEN] = '\0';
-}
-
-/* A value may not hold CR, LF or NUL (it could forge a record). */
-static int
-qfile_value_ok(const char *v, size_t max)
-{
-	size_t n = strlen(v);
-
-	if (n > max || strpbrk(v, "\r\n") != NULL)
-		return 0;
-	return 1;
-}
-
-static int
-qfile_wfail(struct qfile_writer *w, int err)
-{
-	if (!w->failed) {
-		w->failed = 1;
-		w->saved_errno = err;
-	}
-	errno = w->saved_errno;
-	return -1;
-}
-
-static int
-qfile_flush(struct qfile_writer *w)
-{
-	if (w->failed)
-		return qfile_wfail(w, w->saved_errno);
-	if (w->blen == 0)
-		return 0;
-	if (write_all(w->fd, w->buf, w->blen) == -1)
-		return qfile_wfail(w, errno);
-	w->flushed += (off_t)w->blen;
-	w->blen = 0;
-	return 0;
-}
-
-static int
-qfile_append(struct qfile_writer *w, const void *p, size_t len)
-{
-	if (w->failed)
-		return qfile_wfail(w, w->saved_errno);
-	if (len > w->bcap - w->blen && qfile_flush(w) == -1)
-		return -1;
-	if (len >= w->bcap) {
-		if (write_all(w->fd, p, len) == -1)
-			return qfile_wfail(w, errno);
-		w->flushed += (off_t)len;
-		return 0;
-	}
-	memcpy(w->buf + w->blen, p, len);
-	w->blen += len;
-	return 0;
-}
-
-/* Append "name SP value LF" after checking the value. */
-static int
-qfile_record(struct qfile_writer *w, const char *name, const char *value,
-    size_t max)
-{
-	if (w->fd == -1 || w->in_data || !qfile_value_ok(value, max)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (qfile_append(w, name, strlen(name)) == -1 ||
-	    qfile_append(w, " ", 1) == -1 ||
-	    qfile_append(w, value, strlen(value)) == -1 ||
-	    qfile_append(w, "\n", 1) == -1)
-		return -1;
-	return 0;
-}
-
-/* The prelude: magic, id, the fixed-width size and retry fields, arrival. */
-static int
-qfile_prelude(struct qfile_writer *w)
-{
-	char line[128];
-	int n;
-
-	if ((n = str_fmt(line, sizeof(line), "%s\nid %s\nsize ", QFILE_MAGIC,
-	    w->qid)) == -1 || qfile_append(w, line, (size_t)n) == -1)
-		return -1;
-	w->size_off = w->flushed + (off_t)w->blen;
-	if ((n = str_fmt(line, sizeof(line), "%0*d\nretry %0*d %0*d\narrival %lld\n",
-	    SIZE_DIGITS, 0, ATT_DIGITS, 0, NEXT_DIGITS, 0,
-	    (long long)time(NULL))) == -1)
-		return -1;
-	return qfile_append(w, line, (size_t)n);
-}
-
-int
-qfile_create(struct qfile_writer *w)
-{
-	int tries;
-
-	memset(w, 0, sizeof(*w));
-	w->fd = -1;
-	for (tries = 0; tries < 20; tries++) {
-		qfile_new_id(w->qid);
-		if (str_fmt(w->tmppath, sizeof(w->tmppath), "tmp/%s", w->qid) == -1)
-			return -1;
-		w->fd = open(w->tmppath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (w->fd != -1 || errno != EEXIST)
-			break;
-	}
-	if (w->fd == -1)
-		return -1;
-	w->bcap = QFILE_BUFSZ;
-	w->buf = xmalloc(w->bcap);
-	if (qfile_prelude(w) == -1) {
-		int e = errno;
-		qfile_abort(w);
-		errno = e;
-		return -1;
-	}
-	return 0;
-}
-
-int
-qfile_put_attr(struct qfile_writer *w, const char *name, const char *value)
-{
-	static const char *const names[] = { "client_addr", "client_name",
-		"helo", "protocol", "auth_user", "body", "smtputf8", "envid", "ret" };
-	char rec[64];
-	size_t i;
-
-	for (i = 0; i < NELEM(names); i++)
-		if (strcmp(name, names[i]) == 0)
-			break;
-	if (i == NELEM(names) || str_fmt(rec, sizeof(rec), "attr %s", name) == -1) {
-		errno = EINVAL;
-		return -1;
-	}
-	return qfile_record(w, rec, value, QFILE_VALUE_MAX);
-}
-
-int
-qfile_put_sender(struct qfile_writer *w, const char *sender)
-{
-	if (w->have_sender) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (qfile_record(w, "sender", sender, QFILE_ADDR_MAX) == -1)
-		return -1;
-	w->have_sender = 1;
-	return 0;
-}
-
-int
-qfile_put_rcpt(struct qfile_writer *w, const char *rcpt, const char *orcpt,
-    const char *notify)
-{
-	if (*rcpt == '\0' || w->nrcpt >= QFILE_RCPT_MAX ||
-	    (orcpt != NULL && !qfile_value_ok(orcpt, QFILE_VALUE_MAX)) ||
-	    (notify != NULL && !qfile_value_ok(notify, QFILE_VALUE_MAX))) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (qfile_record(w, "rcpt -", rcpt, QFILE_ADDR_MAX) == -1)
-		return -1;
-	if (orcpt != NULL && qfile_record(w, "orcpt", orcpt, QFILE_VALUE_MAX) == -1)
-		return -1;
-	if (notify != NULL && qfile_record(w, "notify", notify, QFILE_VALUE_MAX) == -1)
-		return -1;
-	w->nrcpt++;
-	return 0;
-}
-
-int
-qfile_begin_data(struct qfile_writer *w)
-{
-	if (w->fd == -1 || w->in_data || !w->have_sender || w->nrcpt == 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (qfile_append(w, "data\n", 5) == -1)
-		return -1;
-	w->in_data = 1;
-	return 0;
-}
-
-int
-qfile_write(struct qfile_writer *w, const void *p, size_t len)
-{
-	if (w->fd == -1 || !w->in_data) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (qfile_append(w, p, len) == -1)
-		return -1;
-	w->size += len;
-	return 0;
-}
-
-unsigned long long
-qfile_size(const struct qfile_writer *w)
-{
-	return w->size;
-}
-
-/* Best effort: one byte into the FIFO wakes qmgr (no reader: ENXIO). */
-static void
-qfile_wake(void)
-{
-	int fd = open(QFILE_WAKE, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd == -1)
-		return;
-	if (write(fd, "w", 1) == -1) {
-		/* EAGAIN: the FIFO is full, so qmgr is awake anyway. */
-	}
-	close(fd);
-}
-
-/*
- * The commit path. Crash windows: before rename the file is only in tmp/
- * and the client has no 250, so nothing is lost; after rename but before
- * the directory fsync the entry may vanish, but again no 250 was given.
- * Only after fsync(incoming/) do we return 0 and the caller says 250.
- */
-/* Commit into dir (incoming, or hold for a content check's HOLD). */
-static int
-qfile_commit_dir(struct qfile_writer *w, const char *dir)
-{
-	char dst[64], digits[SIZE_DIGITS + 1];
-	int e;
-
-	if (w->fd == -1 || !w->in_data) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (qfile_flush(w) == -1)
-		goto fail;
-	if (str_fmt(digits, sizeof(digits), "%0*llu", SIZE_DIGITS, w->size) == -1 ||
-	    pwrite(w->fd, digits, SIZE_DIGITS, w->size_off) != SIZE_DIGITS)
-		goto fail;
-	if (fsync(w->fd) == -1)
-		goto fail;
-	if (str_fmt(dst, sizeof(dst), "%s/%s", dir, w->qid) == -1 ||
-	    rename(w->tmppath, dst) == -1)
-		goto fail;
-	if (close(w->fd) == -1) {
-		w->fd = -1;
-		e = errno;
-		unlink(dst);
-		errno = e;
-		goto fail;
-	}
-	w->fd = -1;
-	if (gcommit_fsync_dir(dir) == -1) {	/* shared by concurrent workers */
-		/* Not durable: take it back so the client's retry is the only copy. */
-		e = errno;
-		unlink(dst);
-		errno = e;
-		goto fail;
-	}
-	free(w->buf);
-	w->buf = NULL;
-	if (strcmp(dir, "incoming") == 0)
-		qfile_wake();	/* qmgr never looks into hold/ by itself */
-	return 0;
-fail:
-	e = errno;
-	qfile_abort(w);
-	errno = e;
-	return -1;
-}
-
-int
-qfile_commit(struct qfile_writer *w)
-{
-	return qfile_commit_dir(w, "incoming");
-}
-
-int
-qfile_commit_hold(struct qfile_writer *w)
-{
-	return qfile_commit_dir(w, "hold");
-}
-
-void
-qfile_abort(struct qfile_writer *w)
-{
-	int e = errno;
-
-	if (w->fd != -1) {
-		close(w->fd);
-		unlink(w->tmppath);
-		w->fd = -1;
-	}
-	free(w->buf);
-	w->buf = NULL;
-	errno = e;
-}
 
 /* Reader: a line reader over pread(2), so the fd's offset does not matter. */
 struct qrd {
@@ -469,7 +137,8 @@ static int
 qfile_status_ok(char c)
 {
 	return c == QRCPT_PENDING || c == QRCPT_DONE || c == QRCPT_FAILED ||
-	    c == QRCPT_BOUNCED || c == QRCPT_EXPANDED;
+	    c == QRCPT_BOUNCED || c == QRCPT_EXPANDED ||
+	    c == QRCPT_DELIVERED_DSN || c == QRCPT_RELAYED_DSN;
 }
 
 /* Exactly n digits, then end or space. */
@@ -529,7 +198,7 @@ qfile_parse_prelude(struct qfile *q, struct qrd *r)
 		if (i == 1) {
 			if ((val = qfile_field(line, "id")) == NULL ||
 			    strlen(val) != QID_LEN ||
-			    strspn(val, qid_chars) != QID_LEN)
+			    strspn(val, QFILE_QID_CHARS) != QID_LEN)
 				return -1;
 			memcpy(q->qid, val, QID_LEN + 1);
 		}
@@ -665,7 +334,21 @@ qfile_parse_envelope(struct qfile *q, struct qrd *r)
 	return 0;
 }
 
-/* xrcpt records after the content; a torn last record is ignored. */
+/* "delayed SECONDS": once, a time after the epoch. */
+static int
+qfile_parse_delayed(struct qfile *q, const char *val)
+{
+	unsigned long long v;
+
+	if (q->delay_notice != 0 || strlen(val) > 20 ||
+	    strspn(val, "0123456789") != strlen(val) ||
+	    parse_ullong(val, 1, (unsigned long long)LLONG_MAX, &v) == -1)
+		return -1;
+	q->delay_notice = (time_t)v;
+	return 0;
+}
+
+/* xrcpt and delayed records after the content; a torn last record is ignored. */
 static int
 qfile_parse_trailer(struct qfile *q, struct qrd *r, off_t fsize)
 {
@@ -680,6 +363,12 @@ qfile_parse_trailer(struct qfile *q, struct qrd *r, off_t fsize)
 	q->trailer_end = q->data_off + (off_t)q->size;
 	qrd_seek(r, q->trailer_end);
 	while ((n = qrd_line(r, &line, &loff, &torn)) == 1) {
+		if ((val = qfile_field(line, "delayed")) != NULL) {
+			if (qfile_parse_delayed(q, val) == -1)
+				return -1;
+			q->trailer_end = qrd_tell(r);
+			continue;
+		}
 		if ((val = qfile_field(line, "xrcpt")) == NULL || val[0] == '\0' ||
 		    val[1] != ' ' || (sp = strchr(val + 2, ' ')) == NULL)
 			return -1;
@@ -833,6 +522,26 @@ qfile_add_rcpt(struct qfile *q, size_t parent, const char *addr)
 	}
 	q->trailer_end += n;
 	return (long)(q->nrcpt - 1);
+}
+
+int
+qfile_mark_delay_notice(struct qfile *q, time_t when)
+{
+	char line[64];
+	int n;
+
+	if (when <= 0 || q->delay_notice != 0 ||
+	    (n = str_fmt(line, sizeof(line), "delayed %lld\n", (long long)when)) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* As qfile_add_rcpt: over a torn record, then cut what is past us. */
+	if (qfile_pwrite(q->fd, line, (size_t)n, q->trailer_end) == -1 ||
+	    ftruncate(q->fd, q->trailer_end + n) == -1)
+		return -1;
+	q->trailer_end += n;
+	q->delay_notice = when;
+	return 0;
 }
 
 void

@@ -38,6 +38,10 @@
 #define QRCPT_FAILED	'F'	/* failed permanently; bounce owed */
 #define QRCPT_BOUNCED	'B'	/* failed and the bounce is queued */
 #define QRCPT_EXPANDED	'X'	/* replaced by its alias expansion (xrcpt records) */
+/* Done, and a success notice (RFC 3461 NOTIFY=SUCCESS) is owed: qmgr
+ * queues it, then marks the recipient D (queue/qmgr_dsn.c). */
+#define QRCPT_DELIVERED_DSN 'S'	/* delivered here (Action: delivered) */
+#define QRCPT_RELAYED_DSN 'R'	/* relayed to a next hop without DSN (Action: relayed) */
 
 #define QRCPT_NOPARENT	((size_t)-1)
 
@@ -114,6 +118,7 @@ struct qfile {
 	off_t	 data_off;		/* first content byte */
 	unsigned long long size;	/* content bytes */
 	off_t	 trailer_end;		/* end of the last whole xrcpt record */
+	time_t	 delay_notice;		/* when the delay notice went; 0: not yet */
 };
 
 /*
@@ -136,6 +141,12 @@ int qfile_sync(struct qfile *);
  * or -1. Durable after qfile_sync; then mark the parent QRCPT_EXPANDED.
  */
 long qfile_add_rcpt(struct qfile *, size_t parent, const char *addr);
+/*
+ * qmgr: record that the delay notice (RFC 3464 Action: delayed) was
+ * queued at `when`: a "delayed SECONDS" record appended after the
+ * content, as xrcpt records are. Durable after qfile_sync. 0 or -1.
+ */
+int qfile_mark_delay_notice(struct qfile *, time_t when);
 void qfile_close(struct qfile *);
 
 #endif

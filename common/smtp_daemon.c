@@ -4,15 +4,20 @@
  * runs as root when the daemon was started as root (it reads the TLS
  * key); everything after smtp_daemon_drop() runs as mail_owner chrooted
  * to the queue directory (DESIGN.md rules 1, 2, 3, 6), and
- * smtp_daemon_rcpt() in the per-connection session process.
+ * smtp_daemon_rcpt() in the session processes (the workers of
+ * common/listen_pool.c, each serving up to max_use connections).
  */
 #include "config.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
+#include "gcommit.h"
 #include "listen.h"
 #include "log.h"
 #include "lookup.h"
@@ -198,22 +203,43 @@ smtp_daemon_implicit(const struct smtp_daemon_listen *dl, const char *name)
 	return dl->implicit;
 }
 
-/* Accept=no: in the child listen_serve() forked for this connection. */
+/*
+ * Accept=no: one connection in a worker of the pool, which serves many
+ * one after another (max_use). Nothing of a session outlives it: the
+ * engine allocates and frees its session state per connection, the AUTH
+ * state is reset by smtp_auth_begin/end, and the TLS object (SSL) is per
+ * stream; only the SSL_CTX, the policy and the compiled checks are
+ * shared. The pool closes conn.
+ */
+struct smtp_daemon_conn_arg {
+	const struct smtp_daemon	*sd;
+	const struct smtp_daemon_listen	*dl;
+};
+
 static void
 smtp_daemon_conn(int conn, const struct listen_fd *l, void *arg)
 {
-	const struct smtp_daemon_listen *dl = arg;
+	const struct smtp_daemon_conn_arg *ca = arg;
+	const struct smtp_daemon_listen *dl = ca->dl;
 	char peer[64];
 
+	/*
+	 * No OpenSSL error left over from the last client (SSL_get_error()
+	 * reads the queue). Without TLS, OpenSSL is never initialised:
+	 * leave it so, or each worker would pay for it in memory.
+	 */
+	if (ca->sd->tls_ctx != NULL)
+		ERR_clear_error();
 	listen_peer_addr(conn, peer, sizeof(peer));
 	dl->session(conn, conn, peer, smtp_daemon_implicit(dl, l->name), dl->arg);
-	close(conn);
 }
 
 void
 smtp_daemon_serve(const struct smtp_daemon *sd, const struct smtp_daemon_listen *dl)
 {
 	struct listen_fd fds[LISTEN_MAXFDS];
+	struct smtp_daemon_conn_arg ca = { sd, dl };
+	struct listen_pool pool = { 0 };
 	char peer[64];
 	int nfds;
 
@@ -227,8 +253,16 @@ smtp_daemon_serve(const struct smtp_daemon *sd, const struct smtp_daemon_listen 
 	if (nfds > 0) {
 		/* Every passed socket is one of ours, whatever its name. */
 		log_info("ready on %d socket(s)", nfds);
-		if (listen_serve(fds, (size_t)nfds, (unsigned)sd->conf.smtpd_process_limit,
-		    smtp_daemon_conn, (void *)dl) == -1)
+		/* Before the workers fork: they share incoming/'s fsyncs. */
+		if (gcommit_init() == -1)
+			log_warn("group commit unavailable: %s", strerror(errno));
+		pool.max_children = sd->conf.smtpd_process_limit > UINT_MAX ?
+		    UINT_MAX : (unsigned)sd->conf.smtpd_process_limit;
+		pool.max_use = sd->conf.max_use;
+		pool.max_idle = (unsigned long long)sd->conf.max_idle;
+		pool.serve = smtp_daemon_conn;
+		pool.arg = &ca;
+		if (listen_pool_serve(fds, (size_t)nfds, &pool) == -1)
 			fatal("listen: cannot serve");
 		return;
 	}

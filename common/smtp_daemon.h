@@ -75,10 +75,11 @@ struct smtp_daemon_listen {
 
 /*
  * After smtp_daemon_drop(): serve the sockets passed by the master or
- * systemd (Accept=no: a child per connection, smtpd_process_limit at
- * once), or the one connection on fd 3 (systemd Accept=yes) or on fds
- * 0/1 (inetd, tcpserver). Returns when done (SIGTERM for listeners);
- * fatal() when there is nothing to serve.
+ * systemd (Accept=no: a pool of worker processes, each serving up to
+ * max_use sessions one after another, smtpd_process_limit at once), or
+ * the one connection on fd 3 (systemd Accept=yes) or on fds 0/1 (inetd,
+ * tcpserver). Returns when done (SIGTERM for listeners); fatal() when
+ * there is nothing to serve.
  */
 void smtp_daemon_serve(const struct smtp_daemon *, const struct smtp_daemon_listen *);
 

@@ -108,28 +108,51 @@ smtp_msg_envelope(struct smtp_session *s)
 
 static void smtp_msg_checked(void *, const char *, size_t);
 
-/* Start the queue file: envelope, then the Received field; the checks. */
+/*
+ * The reply to a queue file that could not be written, e the errno: a
+ * full queue file system (or the mail owner's quota) is 452 4.3.1 (RFC
+ * 5321 4.2.5 "insufficient system storage", RFC 3463 4.3.1 "Mail system
+ * full"), anything else 451 4.3.0. Either way nothing was queued.
+ */
+static void
+smtp_msg_ioerr(struct smtp_session *s, int e)
+{
+	if (e == ENOSPC || e == EDQUOT)
+		smtp_send(s, 452, "4.3.1", "Error: insufficient system storage");
+	else
+		smtp_send(s, 451, "4.3.0", "Error: queue file write error");
+}
+
+/* Start the queue file: envelope, then the Received field; the checks.
+ * -1 with errno set. */
 static int
 smtp_msg_begin(struct smtp_session *s)
 {
+	int e;
+
 	smtp_msg_abort(s);
 	smtp_hdrscan_init(&s->hs);
 	if (qfile_create(&s->qf) == -1) {
-		log_err("cannot create a queue file: %s", strerror(errno));
+		e = errno;
+		log_err("cannot create a queue file: %s", strerror(e));
+		errno = e;
 		return -1;
 	}
 	s->qf_open = 1;
 	if (smtp_msg_envelope(s) == -1 || qfile_begin_data(&s->qf) == -1 ||
 	    smtp_msg_received(s) == -1) {
+		e = errno;
 		log_err("%s: cannot write the queue file: %s", s->qf.qid,
-		    strerror(errno));
+		    strerror(e));
 		smtp_msg_abort(s);
+		errno = e;
 		return -1;
 	}
 	if (!checks_empty(s->pol->checks) && (s->cs = checks_scan_new(s->pol->checks,
 	    s->qf.qid, smtp_msg_checked, s)) == NULL) {
 		log_err("%s: out of memory for the content checks", s->qf.qid);
 		smtp_msg_abort(s);
+		errno = ENOMEM;
 		return -1;
 	}
 	return 0;
@@ -257,8 +280,10 @@ smtp_msg_commit(struct smtp_session *s)
 		return;
 	s->qf_open = 0;	/* commit or its failure consumes the writer */
 	if ((v == CHECKS_HOLD ? qfile_commit_hold(&s->qf) : qfile_commit(&s->qf)) == -1) {
-		log_err("%s: queue file commit failed: %s", s->qf.qid, strerror(errno));
-		smtp_send(s, 451, "4.3.0", "Error: queue file write error");
+		int e = errno;
+
+		log_err("%s: queue file commit failed: %s", s->qf.qid, strerror(e));
+		smtp_msg_ioerr(s, e);
 		return;
 	}
 	log_info("%s: client=[%s], helo=%s, from=<%s>, size=%llu, nrcpt=%zu, proto=%s",
@@ -303,8 +328,10 @@ smtp_msg_finish(struct smtp_session *s)
 		smtp_send_reply(s, &s->hook_reply);
 		break;
 	case SMTP_MSG_IOERR:
-		log_err("%s: queue file write error: %s", s->qf.qid, strerror(errno));
-		smtp_send(s, 451, "4.3.0", "Error: queue file write error");
+		/* the writer keeps the errno of its first failure */
+		log_err("%s: queue file write error: %s", s->qf.qid,
+		    strerror(s->qf.saved_errno));
+		smtp_msg_ioerr(s, s->qf.saved_errno);
 		break;
 	case SMTP_MSG_OK:
 		smtp_msg_commit(s);
@@ -359,7 +386,7 @@ smtp_cmd_data(struct smtp_session *s, char *arg)
 		return;
 	}
 	if (smtp_msg_begin(s) == -1) {
-		smtp_send(s, 451, "4.3.0", "Error: queue file write error");
+		smtp_msg_ioerr(s, errno);
 		return;
 	}
 	/* RFC 2034 3: no enhanced code on 3xx. */
@@ -448,7 +475,7 @@ smtp_cmd_bdat(struct smtp_session *s, char *arg)
 	ok = (s->state & (SMTP_S_RCPT | SMTP_S_BDAT)) && !s->bdat_failed;
 	if (ok && smtp_bdat_start(s) == -1) {
 		ok = 0;
-		ioerr = 1;
+		ioerr = errno != 0 ? errno : EIO;
 		s->state = SMTP_S_BDAT;	/* the transaction has failed: RSET clears it */
 	}
 	/* RFC 3030 2: read and discard the chunk before any error reply. */
@@ -460,7 +487,7 @@ smtp_cmd_bdat(struct smtp_session *s, char *arg)
 		if (s->state == SMTP_S_BDAT)
 			s->bdat_failed = 1;
 		if (ioerr)
-			smtp_send(s, 451, "4.3.0", "Error: queue file write error");
+			smtp_msg_ioerr(s, ioerr);
 		else if (s->state & (SMTP_S_RCPT | SMTP_S_BDAT))
 			smtp_send(s, 503, "5.5.1", "Error: earlier BDAT failed; send RSET");
 		else

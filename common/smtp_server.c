@@ -3,12 +3,16 @@
  * greeting, the command loop with its limits (line length, errors, idle
  * time), and one handler per verb chosen from a table that also lists
  * the states each verb is allowed in (OpenSMTPD smtp_session.c style).
- * The message content itself is in smtp_msg.c. Runs in a per-connection
- * child of smtpd/submitd, unprivileged (and chrooted to the queue
- * directory for smtpd); the daemon's policy comes in as hooks.
+ * The message content itself is in smtp_msg.c. Runs in the session
+ * workers of smtpd/submitd, unprivileged (and chrooted to the queue
+ * directory for smtpd); the daemon's policy comes in as hooks. A worker
+ * serves many connections one after another (common/listen_pool.c), so
+ * everything a session learns lives in its struct smtp_session, made
+ * and freed by smtp_server_run(): nothing static, nothing kept.
  */
 #include "config.h"
 
+#include <sys/statvfs.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -248,6 +252,23 @@ smtp_has_8bit(const char *a)
 	return 0;
 }
 
+/*
+ * Is there room in the queue file system (the working directory: the
+ * queue) for the SIZE= the client declared? 1 when none was declared or
+ * the free space is unknown; the write itself still catches ENOSPC.
+ */
+static int
+smtp_size_fits(const struct address_mail_params *mp)
+{
+	struct statvfs sv;
+	unsigned long long avail;
+
+	if (!mp->has_size || statvfs(".", &sv) == -1)
+		return 1;
+	avail = (unsigned long long)sv.f_bavail * (unsigned long long)sv.f_frsize;
+	return mp->size <= avail;
+}
+
 static void
 smtp_cmd_mail(struct smtp_session *s, char *arg)
 {
@@ -276,6 +297,12 @@ smtp_cmd_mail(struct smtp_session *s, char *arg)
 	if (address_parse_mail_params(rest, offered, s->pol->size_limit, &s->mp,
 	    &perr) == -1) {
 		smtp_send(s, perr.code, perr.ecode, "%s", perr.text);
+		memset(&s->mp, 0, sizeof(s->mp));
+		return;
+	}
+	if (!smtp_size_fits(&s->mp)) {
+		/* RFC 1870 6.1, RFC 3463 4.3.1: not now, maybe later. */
+		smtp_send(s, 452, "4.3.1", "Error: insufficient system storage");
 		memset(&s->mp, 0, sizeof(s->mp));
 		return;
 	}

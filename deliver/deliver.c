@@ -6,10 +6,16 @@
  * postern.rules(5) decide, into folders there, to other addresses, or
  * nowhere: deliver_rules.c) and replies one status line per recipient.
  *
- * Privileges (DESIGN.md rule 5): the accepting parent (root when started
- * as root) only accepts and forks. Each child drops to vmail_user with
- * priv_drop() BEFORE it reads a byte of the request. Not root: everything
- * runs as the invoking user (rule 6).
+ * Privileges (DESIGN.md rule 5): the parent (root when started as root)
+ * only keeps a pool of worker processes (common/listen_pool.c); it never
+ * accepts nor reads. Each worker drops to vmail_user with priv_drop()
+ * once, when it starts, BEFORE it accepts a connection or reads a byte
+ * of a request, then serves up to max_use requests one after another.
+ * Not root: everything runs as the invoking user (rule 6).
+ *
+ * Per request, nothing outlives dl_serve(): the request and the reply
+ * buffer are freed there, and deliver_rcpt() opens and closes what it
+ * needs (the Maildir, the rules files) for each recipient.
  *
  * Request: common/agent.h (the fd rides on its first byte; qid, sender,
  * data, 1..AGENT_MAX_RCPT "rcpt INDEX MAILBOX" lines, end), read with
@@ -33,6 +39,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "deliver.h"
+#include "gcommit.h"
 #include "listen.h"
 #include "log.h"
 #include "maildir.h"
@@ -87,22 +94,32 @@ dl_one(const struct agent_req *r, const char *rcpt, char *rep, size_t replen)
 	deliver_rcpt(&dl_conf, r, lp, dom, rep, replen);
 }
 
-/* The child: drop privileges, then read, deliver, reply. */
+/* Once per worker, before its first accept: vmail_user (rule 5). */
+static int
+dl_worker_init(void *arg)
+{
+	char err[512];
+
+	(void)arg;
+	if (priv_drop(priv_is_root() ? &dl_vmail : NULL, dl_conf.mail_root, 0,
+	    err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* One request in a worker (already vmail_user): read, deliver, reply. */
 static void
 dl_serve(int conn, const struct listen_fd *l, void *arg)
 {
 	struct agent_req r;
 	struct strbuf out;
-	char err[512], rep[700];
+	char rep[700];
 	size_t i;
 
 	(void)l;
 	(void)arg;
-	if (priv_drop(priv_is_root() ? &dl_vmail : NULL, dl_conf.mail_root, 0,
-	    err, sizeof(err)) == -1) {
-		log_err("%s", err);
-		return;
-	}
 	fd_set_nonblock(conn, 0);
 	if (agent_req_read(conn, &r, AGENT_TIMEOUT_MS) == -1) {
 		log_warn("malformed delivery request refused");
@@ -128,21 +145,33 @@ int
 main(int argc, char **argv)
 {
 	struct listen_fd lfd[LISTEN_MAXFDS];
+	struct listen_pool pool = { 0 };
 	char err[4096];
 	size_t nl;
 
 	daemon_start(argc, argv, "deliver", &dl_conf);
+	/* Unix accounts (system_domains): deliver_user.c, its own process. */
+	if (deliver_user_wanted())
+		return deliver_user_main(&dl_conf);
 	nl = daemon_sockets("deliver", lfd, NELEM(lfd));
 	if (priv_is_root() &&
 	    priv_lookup(dl_conf.vmail_user, &dl_vmail, err, sizeof(err)) == -1)
 		fatal("%s", err);
-	/* The parent reads nothing from its peers: it only accepts and forks. */
+	/* The parent reads nothing from its peers: it only keeps the workers. */
 	if (chdir(dl_conf.mail_root) == -1)
 		fatal("chdir %s: %s", dl_conf.mail_root, strerror(errno));
 	umask(077);
+	/* Before the workers fork: they share the fsyncs of each new/. */
+	if (gcommit_init() == -1)
+		log_warn("group commit unavailable: %s", strerror(errno));
 	log_info("ready");
-	if (listen_serve(lfd, nl, (unsigned)(dl_conf.deliver_concurrency * 2 + 2),
-	    dl_serve, NULL) == -1)
+	pool.max_children = dl_conf.deliver_concurrency > (UINT_MAX - 2) / 2 ?
+	    UINT_MAX : (unsigned)(dl_conf.deliver_concurrency * 2 + 2);
+	pool.max_use = dl_conf.max_use;
+	pool.max_idle = (unsigned long long)dl_conf.max_idle;
+	pool.init = dl_worker_init;
+	pool.serve = dl_serve;
+	if (listen_pool_serve(lfd, nl, &pool) == -1)
 		return 1;
 	return 0;
 }

@@ -3,7 +3,9 @@
  * it dropped to the virtual-mail user (or as the invoking user when not
  * root). Plus-addressing cuts "+ext" from the local part (the extension
  * names the keep folder when it exists); the global delivery_rules file
- * and then the user's mail_root/<domain>/<user>/rules (postern.rules(5))
+ * and then the user's mail_root/<domain>/<user>/rules (postern.rules(5);
+ * for a Unix account of system_domains ~/.postern.rules and ~/Maildir,
+ * given as paths by deliver_user.c, which runs this as that account)
  * decide where the message goes: INBOX, folders (created and subscribed
  * here), other addresses (re-injected through postdrop(8) with a
  * Delivered-To field, so that loops are seen), or nowhere. Every copy is
@@ -48,6 +50,7 @@ struct dr {
 	char			 maildir[PATH_MAX];
 	struct strbuf		 pre;		/* Return-Path, Delivered-To */
 	int			 temp, perm;	/* a failure of each kind */
+	int			 temp_errno;	/* the Maildir's errno of that temp */
 	int			 fallback;	/* keep, because an action failed */
 	char			 why[300];
 	unsigned		 copies;
@@ -122,7 +125,7 @@ static int
 dr_store(struct dr *x, const char *dir)
 {
 	char path[PATH_MAX], err[512], safe[600], name[600];
-	int st;
+	int st, e;
 
 	if (str_fmt(path, sizeof(path), "%s%s%s", x->maildir, *dir ? "/" : "",
 	    dir) == -1) {
@@ -132,6 +135,7 @@ dr_store(struct dr *x, const char *dir)
 	}
 	st = maildir_deliver(path, x->c->hostname, x->pre.data, x->pre.len,
 	    x->r->fd, x->r->off, x->r->size, name, sizeof(name), err, sizeof(err));
+	e = errno;
 	log_sanitize(safe, sizeof(safe), err, strlen(err));
 	if (st == MAILDIR_OK) {
 		x->copies++;
@@ -140,9 +144,10 @@ dr_store(struct dr *x, const char *dir)
 	}
 	log_warn("%s: maildir delivery: %s", x->r->qid, safe);
 	str_copy(x->why, safe, sizeof(x->why));
-	if (st == MAILDIR_TEMP)
+	if (st == MAILDIR_TEMP) {
 		x->temp = 1;
-	else
+		x->temp_errno = e;
+	} else
 		x->perm = 1;
 	return st;
 }
@@ -322,7 +327,13 @@ dr_act(struct dr *x, const struct rules_msg *m, const struct rules_result *res,
 static void
 dr_reply(struct dr *x, const struct rules_result *res, char *rep, size_t replen)
 {
-	if (x->temp)
+	/* A full file system or quota defers, never bounces: RFC 3463 4.3.1
+	 * (mail system full), 4.2.2 (mailbox full). */
+	if (x->temp && x->temp_errno == ENOSPC)
+		str_fmt(rep, replen, "452 4.3.1 maildir delivery failed: %s", x->why);
+	else if (x->temp && x->temp_errno == EDQUOT)
+		str_fmt(rep, replen, "452 4.2.2 maildir delivery failed: %s", x->why);
+	else if (x->temp)
 		str_fmt(rep, replen, "451 4.3.0 maildir delivery failed: %s", x->why);
 	else if (x->perm && x->copies == 0)
 		str_fmt(rep, replen, "550 5.2.0 maildir delivery failed: %s", x->why);
@@ -334,25 +345,20 @@ dr_reply(struct dr *x, const struct rules_result *res, char *rep, size_t replen)
 }
 
 void
-deliver_rcpt(const struct conf *c, const struct agent_req *r, const char *lp,
-    const char *dom, char *rep, size_t replen)
+deliver_rcpt_at(const struct conf *c, const struct agent_req *r,
+    const char *rcpt, const char *maildir, const char *rules, const char *ext,
+    char *rep, size_t replen)
 {
-	char user[QFILE_ADDR_MAX + 1], ext[QFILE_ADDR_MAX + 1], rcpt[QFILE_ADDR_MAX + 2];
-	char path[PATH_MAX], *hdr;
 	struct rules_result res;
 	struct rules_msg m;
 	struct dr x;
+	char *hdr;
 
 	memset(&x, 0, sizeof(x));
 	x.c = c;
 	x.r = r;
 	x.rcpt = rcpt;
-	dr_split(c, lp, dom, user, sizeof(user), ext, sizeof(ext));
-	if (str_fmt(rcpt, sizeof(rcpt), "%s@%s", lp, dom) == -1 ||
-	    str_fmt(x.maildir, sizeof(x.maildir), "%s/%s/%s/Maildir",
-	    c->mail_root, dom, user) == -1 ||
-	    str_fmt(path, sizeof(path), "%s/%s/%s/rules", c->mail_root, dom,
-	    user) == -1) {
+	if (str_copy(x.maildir, maildir, sizeof(x.maildir)) == -1) {
 		str_copy(rep, "550 5.1.3 mailbox path too long", replen);
 		return;
 	}
@@ -364,7 +370,7 @@ deliver_rcpt(const struct conf *c, const struct agent_req *r, const char *lp,
 	if (*c->delivery_rules != '\0')
 		dr_apply(r->qid, c->delivery_rules, &m, &res);
 	if (!res.stop)
-		dr_apply(r->qid, path, &m, &res);
+		dr_apply(r->qid, rules, &m, &res);
 	/* RFC 5321 4.4: Return-Path is added at final delivery. */
 	strbuf_init(&x.pre, 4096);
 	if (strbuf_printf(&x.pre, "Return-Path: <%s>\nDelivered-To: %s\n",
@@ -377,4 +383,23 @@ deliver_rcpt(const struct conf *c, const struct agent_req *r, const char *lp,
 	strbuf_free(&x.pre);
 	rules_msg_free(&m);
 	rules_result_free(&res);
+}
+
+void
+deliver_rcpt(const struct conf *c, const struct agent_req *r, const char *lp,
+    const char *dom, char *rep, size_t replen)
+{
+	char user[QFILE_ADDR_MAX + 1], ext[QFILE_ADDR_MAX + 1], rcpt[QFILE_ADDR_MAX + 2];
+	char maildir[PATH_MAX], path[PATH_MAX];
+
+	dr_split(c, lp, dom, user, sizeof(user), ext, sizeof(ext));
+	if (str_fmt(rcpt, sizeof(rcpt), "%s@%s", lp, dom) == -1 ||
+	    str_fmt(maildir, sizeof(maildir), "%s/%s/%s/Maildir",
+	    c->mail_root, dom, user) == -1 ||
+	    str_fmt(path, sizeof(path), "%s/%s/%s/rules", c->mail_root, dom,
+	    user) == -1) {
+		str_copy(rep, "550 5.1.3 mailbox path too long", replen);
+		return;
+	}
+	deliver_rcpt_at(c, r, rcpt, maildir, path, ext, rep, replen);
 }

@@ -2,5 +2,5 @@
 include deliver/rules.mk
 pkglibexec_PROGRAMS += deliver/deliver
 deliver_deliver_SOURCES = deliver/deliver.c deliver/deliver.h \
-	deliver/deliver_rules.c $(DELIVER_RULES)
+	deliver/deliver_rules.c deliver/deliver_user.c $(DELIVER_RULES)
 deliver_deliver_LDADD = $(POSTERN_LIBS)

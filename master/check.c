@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,7 +59,8 @@ check_tls(const struct conf *c)
 static void
 check_accounts(const struct conf *c)
 {
-	const char *users[] = { c->mail_owner, c->login_user, c->vmail_user };
+	const char *users[] = { c->mail_owner, c->login_user, c->vmail_user,
+	    c->auth_user };
 	struct priv_id id;
 	char err[256];
 	gid_t gid;
@@ -99,6 +101,46 @@ check_sasldb_dir(const struct conf *c)
 }
 
 /*
+ * Who may read the sasldb (issue 13): auth_user alone when root (authd
+ * and lookupd run as it), never mail_owner (qmgr, pickup, smtpd) nor
+ * anyone else; the invoking user alone otherwise (rule 6). Warnings:
+ * `postern user add|passwd|del` and the master's start fix the modes.
+ */
+static void
+check_sasldb_perms(const struct conf *c)
+{
+	struct priv_id auth, owner;
+	char err[256];
+	struct stat st;
+	uid_t want = geteuid();
+	gid_t wantg = getegid();
+
+	if (stat(c->sasl_db, &st) == -1)
+		return;	/* no users yet */
+	if (priv_is_root()) {
+		if (priv_lookup(c->auth_user, &auth, err, sizeof(err)) == -1)
+			return;	/* check_accounts said so */
+		want = auth.uid;
+		wantg = auth.gid;
+		if (priv_lookup(c->mail_owner, &owner, err, sizeof(err)) == 0 &&
+		    ((st.st_uid == owner.uid && (st.st_mode & 0400)) ||
+		    (st.st_gid == owner.gid && (st.st_mode & 0040))))
+			fprintf(stderr, "warning: sasl_db %s is readable by mail_owner "
+			    "'%s': it must be auth_user's alone (postern user passwd "
+			    "or a restart fixes it)\n", c->sasl_db, c->mail_owner);
+	}
+	if (st.st_uid != want || !(st.st_mode & 0400))
+		fprintf(stderr, "warning: sasl_db %s (uid %ld, mode %04o) is not "
+		    "readable by its owner %s: logins and RCPT checks fail\n",
+		    c->sasl_db, (long)st.st_uid, (unsigned)(st.st_mode & 07777),
+		    priv_is_root() ? c->auth_user : "(the invoking user)");
+	if ((st.st_mode & 0004) || ((st.st_mode & 0040) && st.st_gid != wantg))
+		fprintf(stderr, "warning: sasl_db %s (mode %04o, gid %ld) is readable "
+		    "by other accounts: it should be mode 0600\n", c->sasl_db,
+		    (unsigned)(st.st_mode & 07777), (long)st.st_gid);
+}
+
+/*
  * RFC 5321 4.5.1: postmaster@ the first local domain must reach a mailbox
  * (common/postmaster.h). A warning on stderr, not a problem: a fresh
  * setup has no user yet, and smtpd accepts postmaster anyway (qmgr defers).
@@ -121,6 +163,23 @@ check_postmaster(const struct conf *c)
 		    "alias, a user, or set postmaster_address (RFC 5321 4.5.1)\n",
 		    addr);
 	aliases_free(al);
+}
+
+/*
+ * system_domains: Unix accounts are delivered to as themselves, which
+ * needs the suite to start as root. Checked as someone else, a warning:
+ * started so, only the invoking user's own account gets mail (others
+ * are deferred with 4.3.5), and root's mail needs an alias.
+ */
+static void
+check_system_domains(const struct conf *c)
+{
+	if (*c->system_domains == '\0' || priv_is_root())
+		return;
+	fprintf(stderr, "warning: system_domains is set but this check does not "
+	    "run as root: started so, postern cannot switch to other accounts "
+	    "and delivers only to uid %lu's own account\n",
+	    (unsigned long)getuid());
 }
 
 /* header_checks, mime_header_checks, body_checks: every pattern compiles. */
@@ -210,6 +269,30 @@ check_rules_users(const char *root)
 	closedir(rd);
 }
 
+/*
+ * system_domains: every account's ~/.postern.rules that we can read
+ * (uid 0 gets no mail), bounded like the virtual users' files.
+ */
+static void
+check_rules_system(const struct conf *c)
+{
+	char path[PATH_MAX];
+	struct passwd *pw;
+	size_t n = 0;
+
+	if (*c->system_domains == '\0')
+		return;
+	setpwent();
+	while (n++ < CHECK_RULES_DIRS_MAX && (pw = getpwent()) != NULL) {
+		if (pw->pw_uid == 0 || pw->pw_dir == NULL || pw->pw_dir[0] != '/' ||
+		    str_fmt(path, sizeof(path), "%s/.postern.rules",
+		    pw->pw_dir) == -1 || access(path, R_OK) == -1)
+			continue;
+		check_rules_file(path, 0);
+	}
+	endpwent();
+}
+
 int
 cmd_check(const struct master_args *a)
 {
@@ -226,11 +309,14 @@ cmd_check(const struct master_args *a)
 	check_accounts(&c);
 	check_problems += master_check_daemons(&c, STDERR_FILENO);
 	check_sasldb_dir(&c);
+	check_sasldb_perms(&c);
 	check_content(&c);
 	check_postmaster(&c);
+	check_system_domains(&c);
 	if (*c.delivery_rules != '\0')
 		check_rules_file(c.delivery_rules, 1);
 	check_rules_users(c.mail_root);
+	check_rules_system(&c);
 	return check_problems ? 1 : 0;
 }
 

@@ -51,6 +51,8 @@ struct master_svc_def {
 static const struct master_svc_def master_defs[] = {
 	{ "lookupd", "queue", { NULL, NULL }, { NULL, NULL }, "lookup", 0 },
 	{ "deliver", "deliver", { NULL, NULL }, { NULL, NULL }, "deliver", 0 },
+	/* the same program for Unix accounts: deliver/deliver_user.c */
+	{ "deliver", "deliver", { NULL, NULL }, { NULL, NULL }, "deliver-user", 0 },
 	{ "smtp", "queue", { NULL, NULL }, { NULL, NULL }, "smtp", 0 },
 	{ "authd", "auth", { NULL, NULL }, { NULL, NULL }, "auth", 0 },
 	{ "qmgr", "queue", { NULL, NULL }, { NULL, NULL }, NULL, 0 },
@@ -101,6 +103,9 @@ master_conf_str(const struct conf *c, const char *key)
 static int
 master_svc_wanted(const struct master_svc_def *d, const struct conf *c)
 {
+	/* deliver-user (Unix accounts, a root process) only when needed */
+	if (d->unixname != NULL && strcmp(d->unixname, "deliver-user") == 0)
+		return *c->system_domains != '\0';
 	if (d->keys[0] == NULL)
 		return 1;
 	return *master_conf_str(c, d->keys[0]) != '\0' ||

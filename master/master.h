@@ -51,7 +51,7 @@ int master_run(const char *confpath, enum master_mode mode);
 /* Write one line per daemon binary that is needed but missing; the count. */
 int master_check_daemons(const struct conf *c, int fd);
 
-/* sasl_db mode 0600, or root:<mail_owner's group> 0640 as root (user.c). */
+/* sasl_db mode 0600, and auth_user's when root (user.c). */
 void master_user_fix_perms(const struct conf *c);
 
 /* pidfile helpers (control.c): the pid of a running master, or 0. */

@@ -2,7 +2,8 @@
  * setup: the state tree the daemons expect, made by the master before it
  * spawns them (brief: "The master (postern run) as root creates ...").
  * Runs in the master, as root when started as root: then the tree is
- * owned by mail_owner (queue) and vmail_user (mail_root); otherwise
+ * owned by mail_owner (queue) and vmail_user (mail_root), and sasl_db by
+ * auth_user (authd and lookupd alone read it); otherwise
  * everything belongs to the invoking user (DESIGN.md rule 6).
  */
 #include "config.h"
@@ -30,7 +31,7 @@ static const char *const setup_queue_subdirs[] = {
 int
 setup_ids(const struct conf *c, struct setup_ids *ids)
 {
-	struct priv_id owner, vmail;
+	struct priv_id owner, vmail, auth;
 	char err[256];
 
 	memset(ids, 0, sizeof(*ids));
@@ -38,14 +39,19 @@ setup_ids(const struct conf *c, struct setup_ids *ids)
 	if (!ids->root) {
 		ids->owner_uid = ids->vmail_uid = geteuid();
 		ids->owner_gid = ids->vmail_gid = ids->maildrop_gid = getegid();
+		ids->auth_uid = geteuid();
+		ids->auth_gid = getegid();
 		return 0;
 	}
 	if (priv_lookup(c->mail_owner, &owner, err, sizeof(err)) == -1 ||
-	    priv_lookup(c->vmail_user, &vmail, err, sizeof(err)) == -1) {
-		log_err("%s (mail_owner and vmail_user must exist when postern "
-		    "runs as root; tools/deps.sh creates them)", err);
+	    priv_lookup(c->vmail_user, &vmail, err, sizeof(err)) == -1 ||
+	    priv_lookup(c->auth_user, &auth, err, sizeof(err)) == -1) {
+		log_err("%s (mail_owner, vmail_user and auth_user must exist when "
+		    "postern runs as root; tools/deps.sh creates them)", err);
 		return -1;
 	}
+	ids->auth_uid = auth.uid;
+	ids->auth_gid = auth.gid;
 	ids->owner_uid = owner.uid;
 	ids->owner_gid = owner.gid;
 	ids->vmail_uid = vmail.uid;
@@ -180,12 +186,12 @@ setup_sasldb_perms(const struct conf *c, const struct setup_ids *ids)
 {
 	struct stat st;
 
-	/* lookupd reads it as mail_owner: root:<mail_owner's group> 0640. */
+	/* authd and lookupd read it as auth_user: auth_user's, 0600. */
 	if (lstat(c->sasl_db, &st) == -1 || !S_ISREG(st.st_mode))
 		return;
 	if (ids->root) {
-		if (lchown(c->sasl_db, 0, ids->owner_gid) == -1 ||
-		    chmod(c->sasl_db, 0640) == -1)
+		if (lchown(c->sasl_db, ids->auth_uid, ids->auth_gid) == -1 ||
+		    chmod(c->sasl_db, 0600) == -1)
 			log_warn("%s: %s", c->sasl_db, strerror(errno));
 	} else if ((st.st_mode & 0777) != 0600 && chmod(c->sasl_db, 0600) == -1) {
 		log_warn("chmod %s: %s", c->sasl_db, strerror(errno));

@@ -2,8 +2,9 @@
  * user: `postern user add|passwd|del|list`, the virtual users in the
  * sasldb (common/userdb). Run by the admin (root, or the demo/test user).
  * Passwords come from standard input and are wiped after use; they are
- * never logged. The sasldb ends up 0600, or root:<mail_owner's group>
- * 0640 when run as root (lookupd reads it as mail_owner).
+ * never logged. The sasldb ends up 0600: the invoking user's (DESIGN.md
+ * rule 6), or auth_user's when run as root, since authd and lookupd read
+ * it as auth_user and no other account (mail_owner least of all) may.
  */
 #include "config.h"
 
@@ -125,26 +126,29 @@ user_check_address(char *addr, const struct conf *c, int force)
 	return 0;
 }
 
-/* The sasldb's mode and group (see the top of the file). */
+/* The sasldb's owner and mode (see the top of the file). */
 void
 master_user_fix_perms(const struct conf *c)
 {
-	struct priv_id owner;
-	char err[256];
+	struct priv_id auth;
+	char err[256] = "";
 
 	if (access(c->sasl_db, F_OK) == -1)
 		return;
-	if (priv_is_root()) {
-		if (priv_lookup(c->mail_owner, &owner, err, sizeof(err)) == 0 &&
-		    chown(c->sasl_db, 0, owner.gid) == 0 &&
-		    chmod(c->sasl_db, 0640) == 0)
-			return;
-		fprintf(stderr, "postern: warning: %s: cannot give it to mail_owner's "
-		    "group (%s); lookupd will not read it\n", c->sasl_db,
-		    errno ? strerror(errno) : err);
-	}
-	if (chmod(c->sasl_db, 0600) == -1)
+	/* Mode first: never a moment readable by another group. */
+	if (chmod(c->sasl_db, 0600) == -1) {
 		fprintf(stderr, "postern: chmod %s: %s\n", c->sasl_db, strerror(errno));
+		return;
+	}
+	if (!priv_is_root())
+		return;
+	if (priv_lookup(c->auth_user, &auth, err, sizeof(err)) == 0) {
+		if (chown(c->sasl_db, auth.uid, auth.gid) == 0)
+			return;
+		str_fmt(err, sizeof(err), "%s", strerror(errno));
+	}
+	fprintf(stderr, "postern: warning: %s: cannot give it to auth_user (%s); "
+	    "authd and lookupd will not read it\n", c->sasl_db, err);
 }
 
 /* Make the directory of sasl_db if needed. 0 or -1. */

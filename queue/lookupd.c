@@ -1,13 +1,18 @@
 /*
  * lookupd: answers "is this a deliverable local recipient?" for smtpd
  * (which runs chrooted and cannot read the sasldb or the alias file).
- * Started as root it opens the user database first, then drops to
- * mail_owner (no chroot: it reads sasl_db and alias_file) before it reads
- * any request. One poll loop serves many small connections.
+ * Started as root it sets up the SASL library first, then drops to
+ * auth_user (no chroot: it reads sasl_db and alias_file) before it reads
+ * any request; auth_user (postern-auth) is, with authd, the only reader
+ * of sasl_db, which mail_owner's processes cannot open. One poll loop
+ * serves many small connections.
  *
  * postmaster@ every local domain is always "ok" (RFC 5321 4.5.1; where it
  * goes is decided by qmgr, common/postmaster.h); abuse (RFC 2142) is
  * only "ok" when an alias or a user exists, like any other name.
+ * "postmaster ADDRESS" gives qmgr, which cannot read the sasldb, the user
+ * facts of postmaster's routing (common/postmaster.h, common/lookup.h).
+ * In system_domains the users are Unix accounts (getpwnam, lk_system).
  *
  * Protocol (common/lookup.h): "rcpt ADDRESS\n" -> "ok\n" | "nouser\n" |
  * "notlocal\n" | "temp\n". Anything else gets "temp\n" and the
@@ -32,6 +37,7 @@
 #include "log.h"
 #include "postmaster.h"
 #include "priv.h"
+#include "sysuser.h"
 #include "userdb.h"
 #include "util.h"
 
@@ -50,6 +56,7 @@ struct lk_client {
 static volatile sig_atomic_t lk_stop;
 static struct conf lk_conf;
 static struct aliases *lk_aliases;
+static int lk_root;	/* the suite was started as root (before our drop) */
 static int64_t lk_alias_checked;
 
 static void
@@ -101,6 +108,27 @@ lk_strip_extension(char *addr)
 	return 1;
 }
 
+/*
+ * system_domains: a Unix account (common/sysuser.h), never uid 0 (no
+ * alias for root: nouser). Not started as root, only the invoking
+ * user's own account is ok; another one is temp (451: a setup problem
+ * that `postern check` reports, not a reason to refuse mail for good).
+ */
+static const char *
+lk_system(const char *addr, int pm)
+{
+	struct sysuser u;
+
+	switch (sysuser_find(&lk_conf, addr, &u)) {
+	case SYSUSER_OK:
+		return sysuser_allowed(&u, lk_root, getuid()) ? "ok\n" : "temp\n";
+	case SYSUSER_TEMP:
+		return "temp\n";
+	default:
+		return pm ? "ok\n" : "nouser\n";	/* RFC 5321 4.5.1 */
+	}
+}
+
 /* The answer for one address. */
 static const char *
 lk_answer(const char *raw)
@@ -123,6 +151,8 @@ lk_answer(const char *raw)
 	if (aliases_exists(lk_aliases, addr))
 		return "ok\n";
 	pm = postmaster_is(&lk_conf, addr);	/* before +ext is cut */
+	if (conf_is_system_domain(&lk_conf, at + 1))
+		return lk_system(addr, pm);
 	r = userdb_exists_cached(lk_conf.sasl_db, addr);
 	if (r == 0 && lk_strip_extension(addr))
 		r = userdb_exists_cached(lk_conf.sasl_db, addr);	/* alice+lists */
@@ -137,11 +167,31 @@ lk_answer(const char *raw)
 	return "temp\n";
 }
 
+/* "postmaster ADDRESS": postmaster_users() for qmgr (common/lookup.h). */
+static const char *
+lk_postmaster(const char *addr, char *rep, size_t replen)
+{
+	char first[LK_LINE_MAX];
+
+	switch (postmaster_users(&lk_conf, addr, first, sizeof(first))) {
+	case 1:
+		return "self\n";
+	case 0:
+		if (first[0] == '\0')
+			return "none\n";
+		if (str_fmt(rep, replen, "first %s\n", first) != -1)
+			return rep;
+		/* FALLTHROUGH */
+	default:
+		return "temp\n";
+	}
+}
+
 /* Handle the complete lines in c->buf. -1 closes the connection. */
 static int
 lk_handle(struct lk_client *c)
 {
-	char *nl, *line;
+	char *nl, *line, pmrep[LK_LINE_MAX + 16];
 	const char *rep;
 	size_t used;
 
@@ -153,6 +203,9 @@ lk_handle(struct lk_client *c)
 		if (strncmp(line, "rcpt ", 5) == 0 && line[5] != '\0' &&
 		    memchr(line, '\0', (size_t)(nl - line)) == NULL)
 			rep = lk_answer(line + 5);
+		else if (strncmp(line, "postmaster ", 11) == 0 && line[11] != '\0' &&
+		    memchr(line, '\0', (size_t)(nl - line)) == NULL)
+			rep = lk_postmaster(line + 11, pmrep, sizeof(pmrep));
 		else
 			rep = NULL;
 		if (write_all(c->fd, rep != NULL ? rep : "temp\n",
@@ -251,14 +304,15 @@ main(int argc, char **argv)
 	int i;
 
 	daemon_start(argc, argv, "lookupd", &lk_conf);
+	lk_root = priv_is_root();	/* system_domains: whose accounts */
 	nl = daemon_sockets("lookup", lfd, NELEM(lfd));
 	for (i = 0; i < (int)nl; i++)
 		fd_set_nonblock(lfd[i].fd, 1);
 	if (userdb_init(&lk_conf) == -1)
 		fatal("cannot open the user database %s", lk_conf.sasl_db);
 	if (priv_is_root() &&
-	    priv_lookup(lk_conf.mail_owner, &id, err, sizeof(err)) == -1)
-		fatal("%s", err);
+	    priv_lookup(lk_conf.auth_user, &id, err, sizeof(err)) == -1)
+		fatal("auth_user: %s", err);
 	/* Rule 2: no request is read before this. */
 	if (priv_drop(priv_is_root() ? &id : NULL, lk_conf.queue_dir, 0, err,
 	    sizeof(err)) == -1)

@@ -4,7 +4,9 @@
  * once, before it reads a maildrop file), not chrooted: it maps the
  * submitting uid to a login name for the default sender. It wakes on a
  * byte in the FIFO public/pickup, on a rescan timer, and scans at start,
- * so mail dropped while the master was down goes out when it starts.
+ * so mail dropped while the master was down goes out when it starts. A
+ * file it could not queue (a full queue file system) stays in maildrop/
+ * and is retried after PICKUP_RETRY_MS.
  *
  * A maildrop file is written by an ordinary user: its content is
  * untrusted. The envelope is parsed strictly with bounded records
@@ -43,11 +45,13 @@
 #include "util.h"
 
 #define PICKUP_RESCAN_MS	60000		/* scan even without a wake-up */
+#define PICKUP_RETRY_MS		5000		/* rescan after a temporary failure */
 #define PICKUP_STALE_SECS	86400		/* remove abandoned t.* files */
 #define PICKUP_PER_SCAN		10000		/* files per scan, at most */
 #define PICKUP_HDR_MAX		(1024 * 1024)	/* header section kept for fix-ups */
 
 static volatile sig_atomic_t pickup_stop;
+static int pickup_kept;		/* a file could not be queued (full queue?) */
 static struct conf pickup_conf;
 
 static void
@@ -260,6 +264,10 @@ pickup_file(const char *name)
 			    m.nrcpt, name);
 			if (unlink(path) == -1)
 				log_err("%s: cannot remove %s: %s", qid, path, strerror(errno));
+		} else {
+			log_warn("%s: kept in %s/, retried in %d s", path, MAILDROP_DIR,
+			    PICKUP_RETRY_MS / 1000);
+			pickup_kept = 1;
 		}
 	}
 	fclose(fp);
@@ -309,6 +317,7 @@ pickup_scan(void)
 		log_err("%s: %s", MAILDROP_DIR, strerror(errno));
 		return;
 	}
+	pickup_kept = 0;
 	while (!pickup_stop && n < PICKUP_PER_SCAN && (de = readdir(dir)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
@@ -331,12 +340,13 @@ pickup_wait(int fifo)
 {
 	struct pollfd pfd = { fifo, POLLIN, 0 };
 	char buf[512];
+	int ms = pickup_kept ? PICKUP_RETRY_MS : PICKUP_RESCAN_MS;
 
 	if (fifo == -1) {
-		poll(NULL, 0, PICKUP_RESCAN_MS);
+		poll(NULL, 0, ms);
 		return;
 	}
-	if (poll(&pfd, 1, PICKUP_RESCAN_MS) > 0)
+	if (poll(&pfd, 1, ms) > 0)
 		while (read(fifo, buf, sizeof(buf)) > 0)
 			;
 }

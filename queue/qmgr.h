@@ -1,22 +1,26 @@
 /*
  * qmgr internals shared by qmgr.c (scheduling, concurrency slots, the
  * queue directories), qmgr_job.c (one message: aliases, routing, the
- * agent protocol, results), qmgr_bounce.c (RFC 3464 bounces) and
+ * agent protocol, results), qmgr_bounce.c (RFC 3464 bounces),
+ * qmgr_dsn.c (success and delay notices, RFC 3461) and
  * qmgr_control.c (the admin socket used by `postern queue`).
  */
 #ifndef POSTERN_QMGR_H
 #define POSTERN_QMGR_H
 
+#include <sys/types.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "qfile.h"
+#include "qmgr_dsn.h"
 #include "strbuf.h"
 
 struct conf;
 struct aliases;
 
 #define QMGR_DELIVER_SOCKET	"private/deliver"
+#define QMGR_DELIVER_USER_SOCKET "private/deliver-user"	/* system_domains */
 #define QMGR_SMTP_SOCKET	"private/smtp"
 #define QMGR_CONTROL_SOCKET	"private/qmgr-control"
 #define QMGR_FIFO		"private/qmgr"
@@ -47,6 +51,10 @@ struct qmgr_conn {
 	size_t		 rlen;
 	int64_t		 deadline;
 	char		 relay[300];	/* "local", or smtp's "host[ip]:port" */
+	int		 dsn_passed;	/* smtp: the next hop took NOTIFY (RFC 3461 5.2.1) */
+	int		 sysuser;	/* local: a Unix account, over deliver-user */
+	uid_t		 sys_uid;	/* its uid and gid (qmgr_local.c) */
+	gid_t		 sys_gid;
 };
 
 /* One message being worked on (in active/). */
@@ -98,9 +106,45 @@ int qmgr_conn_abort(struct qmgr_job *, struct qmgr_conn *, const char *why);
 void qmgr_job_abort(struct qmgr_job *, const char *why);
 /* Remember the diagnostic of recipient i (for the bounce). */
 void qmgr_job_diag(struct qmgr_job *, size_t i, const char *text, const char *rmta);
+/* Recipient i failed for now (it stays pending) or for good (marked F, synced). */
+void qmgr_temp(struct qmgr_job *, size_t i, const char *mbox, const char *relay,
+    const char *text);
+void qmgr_perm(struct qmgr_job *, size_t i, const char *mbox, const char *text);
+
+/* qmgr_route.c: expand aliases and route every pending recipient to its agent. */
+void qmgr_plan(struct qmgr_job *);
 
 /* qmgr_bounce.c: bounce the F recipients; 0 done (they are B now), -1 not. */
 int qmgr_bounce(struct qmgr_job *);
+/*
+ * Queue one report about recipients idx[0..n) (act[k]: what happened to
+ * idx[k]; one kind per report: failed, delayed, or delivered/relayed) to
+ * `to`, from the null sender. 0 once committed, or -1.
+ */
+int qmgr_dsn_queue(const struct qmgr_job *, const char *to, const char *proto,
+    const size_t *idx, const enum dsn_action *act, size_t n);
+
+/* qmgr_dsn.c */
+/*
+ * The status byte for a success of recipient i: QRCPT_DONE, or
+ * QRCPT_DELIVERED_DSN / QRCPT_RELAYED_DSN when NOTIFY=SUCCESS asks for a
+ * notice (not when the smtp connection c passed NOTIFY on, RFC 3461 5.2.1).
+ */
+char qmgr_dsn_success_status(const struct qmgr_job *, const struct qmgr_conn *,
+    size_t i);
+/* Queue the success notice owed (S, R recipients), then mark them D. 0 or -1. */
+int qmgr_dsn_success(struct qmgr_job *);
+/* Before a deferral: the delay notice, once per message, when it is due. */
+void qmgr_dsn_delay(struct qmgr_job *);
+
+/* qmgr_local.c */
+/*
+ * A recipient of system_domains: its Unix account (common/sysuser.h).
+ * 0 with *uid and *gid; 5 permanent or 4 temporary with the reason
+ * ("X.Y.Z text") in why.
+ */
+int qmgr_local_account(const char *mbox, uid_t *uid, gid_t *gid, char *why,
+    size_t whylen);
 
 /* qmgr_control.c */
 int qmgr_control_open(void);

@@ -1,17 +1,21 @@
 /*
  * qmgr_bounce: delivery status notifications (RFC 3464, RFC 3461,
  * RFC 6522). Runs in qmgr (as mail_owner, cwd the queue directory).
- * The failed (F) recipients of a message are reported to its sender in
- * a new queue file from the null sender, written with the qfile writer
- * (tmp/, fsync, rename into incoming/, fsync incoming/). Only after that
- * commit are the recipients marked B (and synced): a crash in between
- * sends the bounce twice at worst, never zero times.
+ * qmgr_dsn_queue() writes one multipart/report (report-type=
+ * delivery-status) about some recipients of a message: failed ones
+ * (qmgr_bounce below), delayed ones or delivered and relayed ones
+ * (qmgr_dsn.c). It goes to its recipient in a new queue file from the
+ * null sender, written with the qfile writer (tmp/, fsync, rename into
+ * incoming/, fsync incoming/). Only after that commit are the reported
+ * recipients marked (and synced): a crash in between sends the notice
+ * twice at worst, never zero times.
  *
- * No bounce goes to the null sender (DESIGN.md). A bounce we wrote that
- * cannot be delivered is reported once to the postmaster (a double
- * bounce, also from the null sender); a failed double bounce is dropped.
- * NOTIFY (RFC 3461 4.1) without FAILURE suppresses a recipient's report;
- * RET=FULL returns the whole message, otherwise only its header.
+ * No notice goes to the null sender (DESIGN.md, RFC 3461 5.2). A notice
+ * we wrote that cannot be delivered is reported once to the postmaster
+ * (a double bounce, also from the null sender); a failed double bounce
+ * is dropped. NOTIFY (RFC 3461 4.1) without FAILURE suppresses a
+ * recipient's failure report; RET=FULL returns the whole message in a
+ * failure report, otherwise only its header (RFC 3461 4.3, 6.2).
  */
 #include "config.h"
 
@@ -25,22 +29,13 @@
 #include "conf.h"
 #include "log.h"
 #include "qmgr.h"
+#include "qmgr_dsn.h"
 #include "util.h"
 
 #define QB_HDR_MAX	(1024 * 1024)	/* original header returned at most */
 #define QB_CHUNK	65536
 #define QB_PROTO	"bounce"
 #define QB_PROTO2	"double-bounce"
-
-static void
-qb_date(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	localtime_r(&t, &tm);
-	if (strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
-		str_copy(buf, "Thu, 01 Jan 1970 00:00:00 +0000", len);
-}
 
 /* The recipient whose envelope data (NOTIFY, ORCPT) applies to i. */
 static const struct qfile_rcpt *
@@ -51,104 +46,108 @@ qb_orig(const struct qmgr_job *j, size_t i)
 	return p == QRCPT_NOPARENT ? &j->q.rcpt[i] : &j->q.rcpt[p];
 }
 
-/* RFC 3461 4.1: with NOTIFY present, only FAILURE asks for a report. */
-static int
-qb_wanted(const struct qmgr_job *j, size_t i)
+static const char *
+qb_diag(const struct qmgr_job *j, size_t i)
 {
-	const char *n = qb_orig(j, i)->notify;
-
-	return n == NULL || strcasestr(n, "FAILURE") != NULL;
+	return i < j->ndiag ? j->diag[i] : NULL;
 }
 
-/* Split a diagnostic "CODE X.Y.Z rest" into status and rest. */
+/* What the report says about each kind. */
+struct qb_kind {
+	const char *subject, *intro, *part3, *part3full, *tag;
+};
+
+static const struct qb_kind *
+qb_kind(enum dsn_action a)
+{
+	static const struct qb_kind failed = {
+		"Undelivered Mail Returned to Sender",
+		"I'm sorry to have to inform you that your message could not\n"
+		"be delivered to one or more recipients. It's attached below.\n",
+		"Undelivered Message Headers", "Undelivered Message", "bounce"
+	}, delayed = {
+		"Delayed Mail (still being retried)", NULL,	/* qb_human */
+		"Undelivered Message Headers", "Undelivered Message", "delay"
+	}, success = {
+		"Successful Mail Delivery Report",
+		"Your message was successfully delivered to the destination(s)\n"
+		"listed below. If the message was delivered to a mailbox you will\n"
+		"receive no further notifications. Otherwise you may still receive\n"
+		"notifications of mail delivery errors from other systems.\n",
+		"Delivered Message Headers", "Delivered Message", "success"
+	};
+
+	return a == DSN_FAILED ? &failed : a == DSN_DELAYED ? &delayed : &success;
+}
+
+/* The text/plain part: what happened, one paragraph per recipient. */
 static void
-qb_split(const char *diag, char *status, size_t slen, const char **rest)
+qb_human(struct strbuf *b, const struct qmgr_job *j, const size_t *idx,
+    const enum dsn_action *act, size_t n)
 {
-	const char *p, *sp;
-
-	str_copy(status, "5.0.0", slen);
-	*rest = "delivery failed";
-	if (diag == NULL || strlen(diag) < 5)
-		return;
-	p = diag + 4;
-	sp = strchr(p, ' ');
-	if (sp != NULL && (size_t)(sp - p) < slen && (size_t)(sp - p) >= 5 &&
-	    strspn(p, "0123456789.") == (size_t)(sp - p)) {
-		memcpy(status, p, (size_t)(sp - p));
-		status[sp - p] = '\0';
-		*rest = sp + 1;
-	} else
-		*rest = p;
-}
-
-static int
-qb_is_reply(const char *s)
-{
-	return s[0] >= '2' && s[0] <= '5' && s[1] >= '0' && s[1] <= '9' &&
-	    s[2] >= '0' && s[2] <= '9' && (s[3] == ' ' || s[3] == '-');
-}
-
-/* text, cleaned of control characters and cut for a 998-octet line. */
-static void
-qb_clean(char *out, size_t len, const char *text)
-{
-	log_sanitize(out, len < 800 ? len : 800, text, strlen(text));
-}
-
-static void
-qb_human(struct strbuf *b, const struct qmgr_job *j, const size_t *idx, size_t n)
-{
-	char status[16], t[900];
+	char status[16], t[900], d1[64], d2[64];
 	const char *rest;
 	size_t k;
 
-	strbuf_printf(b, "This is the mail system at host %s.\n\n"
-	    "I'm sorry to have to inform you that your message could not\n"
-	    "be delivered to one or more recipients. It's attached below.\n\n"
-	    "For further assistance, please send mail to postmaster.\n\n",
+	strbuf_printf(b, "This is the mail system at host %s.\n\n",
 	    qmgr_conf.hostname);
+	dsn_duration(qmgr_conf.delay_warning_time, d1, sizeof(d1));
+	dsn_duration(qmgr_conf.queue_lifetime, d2, sizeof(d2));
+	if (act[0] == DSN_DELAYED)
+		strbuf_printf(b, "####### THIS IS A WARNING ONLY.  YOU DO NOT NEED "
+		    "TO RESEND YOUR MESSAGE. #######\n\nYour message could not be "
+		    "delivered for more than %s.\nIt will be retried until it is %s old.\n",
+		    d1, d2);
+	else
+		strbuf_puts(b, qb_kind(act[0])->intro);
+	strbuf_puts(b, "\nFor further assistance, please send mail to postmaster.\n\n");
 	for (k = 0; k < n; k++) {
 		size_t i = idx[k];
-		qb_split(i < j->ndiag ? j->diag[i] : NULL, status, sizeof(status), &rest);
-		qb_clean(t, sizeof(t), rest);
+		dsn_status(qb_diag(j, i), act[k], status, sizeof(status), &rest);
+		log_sanitize(t, 800, rest, strlen(rest));
 		strbuf_printf(b, "<%s>", j->q.rcpt[i].addr);
 		if (qb_orig(j, i) != &j->q.rcpt[i])
 			strbuf_printf(b, " (expanded from <%s>)", qb_orig(j, i)->addr);
-		strbuf_printf(b, ": %s\n\n", t);
+		if (act[k] == DSN_DELIVERED || act[k] == DSN_RELAYED)
+			strbuf_printf(b, ": %s%s%s\n\n", act[k] == DSN_DELIVERED ?
+			    "delivered to mailbox" : "relayed to a server without "
+			    "DSN support", *t ? ": " : "", t);
+		else
+			strbuf_printf(b, ": %s\n\n", *t ? t : "delivery temporarily "
+			    "suspended");
 	}
 }
 
 /* The message/delivery-status part (RFC 3464 2.2, 2.3). */
-static void
-qb_status(struct strbuf *b, const struct qmgr_job *j, const size_t *idx, size_t n)
+static int
+qb_status(struct strbuf *b, const struct qmgr_job *j, const size_t *idx,
+    const enum dsn_action *act, size_t n)
 {
-	char date[64], status[16], t[900];
-	const char *rest, *orcpt;
+	struct dsn_rcpt r;
 	size_t k;
 
-	qb_date(j->q.arrival, date, sizeof(date));
-	strbuf_printf(b, "Reporting-MTA: dns; %s\nX-Postern-Queue-ID: %s\n",
-	    qmgr_conf.hostname, j->qid);
-	if (j->q.envid != NULL)
-		strbuf_printf(b, "Original-Envelope-Id: %s\n", j->q.envid);
-	strbuf_printf(b, "Arrival-Date: %s\n", date);
+	if (dsn_fields_message(b, qmgr_conf.hostname, j->qid, j->q.envid,
+	    j->q.arrival) == -1)
+		return -1;
 	for (k = 0; k < n; k++) {
 		size_t i = idx[k];
-		qb_split(i < j->ndiag ? j->diag[i] : NULL, status, sizeof(status), &rest);
-		qb_clean(t, sizeof(t), rest);
-		strbuf_printf(b, "\nFinal-Recipient: rfc822; %s\n", j->q.rcpt[i].addr);
-		orcpt = qb_orig(j, i)->orcpt;
-		if (orcpt != NULL && strchr(orcpt, ';') != NULL)
-			strbuf_printf(b, "Original-Recipient: %s\n", orcpt);
-		strbuf_printf(b, "Action: failed\nStatus: %s\n", status);
-		if (i < j->ndiag && j->rmta[i] != NULL)
-			strbuf_printf(b, "Remote-MTA: dns; %s\n", j->rmta[i]);
-		strbuf_printf(b, "Diagnostic-Code: %s; %s\n",
-		    qb_is_reply(t) ? "smtp" : "X-Postern", t);
+		memset(&r, 0, sizeof(r));
+		r.final = j->q.rcpt[i].addr;
+		r.orcpt = qb_orig(j, i)->orcpt;
+		r.action = act[k];
+		r.diag = qb_diag(j, i);
+		r.rmta = i < j->ndiag ? j->rmta[i] : NULL;
+		if (act[k] == DSN_DELAYED) {
+			r.last_attempt = r.diag != NULL ? time(NULL) : 0;
+			r.until = j->q.arrival + (time_t)qmgr_conf.queue_lifetime;
+		}
+		if (dsn_fields_rcpt(b, &r) == -1)
+			return -1;
 	}
+	return 0;
 }
 
-/* Copy n content bytes from offset off of the queue file into w. */
+/* Copy n content bytes from the start of the content into w. */
 static int
 qb_copy(struct qfile_writer *w, const struct qmgr_job *j, unsigned long long n)
 {
@@ -193,35 +192,49 @@ qb_header_len(const struct qmgr_job *j)
 	return n;
 }
 
-/* Write the whole report into w. 0 or -1. */
+/* Header and the first two parts of the report. */
 static int
-qb_write(struct qfile_writer *w, const struct qmgr_job *j, const char *to,
-    const size_t *idx, size_t n)
+qb_head(struct strbuf *b, const struct qmgr_job *j, const char *to,
+    const char *nqid, const char *bnd, const size_t *idx,
+    const enum dsn_action *act, size_t n)
 {
-	struct strbuf b;
-	char date[64], bnd[128];
-	int full = j->q.ret != NULL && str_ieq(j->q.ret, "FULL");
-	int rv = -1;
+	char date[64];
 
-	qb_date(time(NULL), date, sizeof(date));
-	str_fmt(bnd, sizeof(bnd), "%s.%lld/%s", j->qid, (long long)time(NULL),
-	    qmgr_conf.hostname);
-	strbuf_init(&b, 4 * 1024 * 1024);
-	strbuf_printf(&b, "From: MAILER-DAEMON@%s (Mail Delivery System)\n"
-	    "To: <%s>\nSubject: Undelivered Mail Returned to Sender\nDate: %s\n"
-	    "Message-ID: <%s.bounce@%s>\nAuto-Submitted: auto-replied\n"
+	dsn_date(time(NULL), date, sizeof(date));
+	strbuf_printf(b, "From: MAILER-DAEMON@%s (Mail Delivery System)\n"
+	    "To: <%s>\nSubject: %s\nDate: %s\n"
+	    "Message-ID: <%s.%s@%s>\nAuto-Submitted: auto-replied\n"
 	    "MIME-Version: 1.0\nContent-Type: multipart/report; "
 	    "report-type=delivery-status;\n\tboundary=\"%s\"\n\n"
 	    "This is a MIME-encapsulated message.\n\n--%s\n"
 	    "Content-Description: Notification\n"
 	    "Content-Type: text/plain; charset=us-ascii\n\n", qmgr_conf.hostname,
-	    to, date, j->qid, qmgr_conf.hostname, bnd, bnd);
-	qb_human(&b, j, idx, n);
-	strbuf_printf(&b, "--%s\nContent-Description: Delivery report\n"
+	    to, qb_kind(act[0])->subject, date, nqid, qb_kind(act[0])->tag,
+	    qmgr_conf.hostname, bnd, bnd);
+	qb_human(b, j, idx, act, n);
+	strbuf_printf(b, "--%s\nContent-Description: Delivery report\n"
 	    "Content-Type: message/delivery-status\n\n", bnd);
-	qb_status(&b, j, idx, n);
-	if (strbuf_printf(&b, "\n--%s\nContent-Description: %s\nContent-Type: %s\n\n",
-	    bnd, full ? "Undelivered Message" : "Undelivered Message Headers",
+	return qb_status(b, j, idx, act, n);
+}
+
+/* Write the whole report into w. 0 or -1. */
+static int
+qb_write(struct qfile_writer *w, const struct qmgr_job *j, const char *to,
+    const size_t *idx, const enum dsn_action *act, size_t n)
+{
+	struct strbuf b;
+	char bnd[128];
+	int full = 0, rv = -1;
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		full |= dsn_ret_full(j->q.ret, act[k]);
+	str_fmt(bnd, sizeof(bnd), "%s.%lld/%s", w->qid, (long long)time(NULL),
+	    qmgr_conf.hostname);
+	strbuf_init(&b, 4 * 1024 * 1024);
+	if (qb_head(&b, j, to, w->qid, bnd, idx, act, n) == -1 ||
+	    strbuf_printf(&b, "\n--%s\nContent-Description: %s\nContent-Type: %s\n\n",
+	    bnd, full ? qb_kind(act[0])->part3full : qb_kind(act[0])->part3,
 	    full ? "message/rfc822" : "text/rfc822-headers") == -1)
 		goto out;
 	if (qfile_write(w, b.data, b.len) == -1 ||
@@ -235,25 +248,29 @@ out:
 	return rv;
 }
 
-/* Queue one report to `to` from the null sender. 0 or -1. */
-static int
-qb_queue(const struct qmgr_job *j, const char *to, const char *proto,
-    const size_t *idx, size_t n)
+int
+qmgr_dsn_queue(const struct qmgr_job *j, const char *to, const char *proto,
+    const size_t *idx, const enum dsn_action *act, size_t n)
 {
 	struct qfile_writer w;
 
+	if (n == 0) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (qfile_create(&w) == -1)
 		return -1;
 	if (qfile_put_attr(&w, "protocol", proto) == -1 ||
 	    qfile_put_sender(&w, "") == -1 || qfile_put_rcpt(&w, to, NULL, NULL) == -1 ||
-	    qfile_begin_data(&w) == -1 || qb_write(&w, j, to, idx, n) == -1) {
+	    qfile_begin_data(&w) == -1 || qb_write(&w, j, to, idx, act, n) == -1) {
 		qfile_abort(&w);
 		return -1;
 	}
 	if (qfile_commit(&w) == -1)
 		return -1;
-	log_info("%s: sender non-delivery notification: %s (to <%s>)", j->qid,
-	    w.qid, to);
+	log_info("%s: sender %s notification: %s (to <%s>)", j->qid,
+	    act[0] == DSN_FAILED ? "non-delivery" : act[0] == DSN_DELAYED ?
+	    "delay" : "delivery status", w.qid, to);
 	return 0;
 }
 
@@ -270,32 +287,45 @@ qb_postmaster(char *out, size_t len)
 		str_fmt(out, len, "postmaster@%s", qmgr_conf.hostname);
 }
 
-int
-qmgr_bounce(struct qmgr_job *j)
+/* Queue the failure report for idx (if anyone is to get one). 0 or -1. */
+static int
+qb_send(const struct qmgr_job *j, const size_t *idx, size_t n, size_t nf)
 {
-	size_t *idx = xcalloc(j->q.nrcpt + 1, sizeof(*idx));
-	size_t i, n = 0, nf = 0;
+	enum dsn_action *act = xcalloc(n + 1, sizeof(*act));
 	char to[QFILE_ADDR_MAX + 16];
 	const char *proto = j->q.protocol != NULL ? j->q.protocol : "";
 	int rv = 0;
 
-	for (i = 0; i < j->q.nrcpt; i++) {
-		if (j->q.rcpt[i].status != QRCPT_FAILED)
-			continue;
-		nf++;
-		if (qb_wanted(j, i))
-			idx[n++] = i;
-	}
+	/* act[] is all DSN_FAILED (0) from xcalloc. */
 	if (j->q.sender[0] != '\0' && n > 0) {
-		rv = qb_queue(j, j->q.sender, QB_PROTO, idx, n);
+		rv = qmgr_dsn_queue(j, j->q.sender, QB_PROTO, idx, act, n);
 	} else if (j->q.sender[0] == '\0' && strcmp(proto, QB_PROTO) == 0 && n > 0) {
 		qb_postmaster(to, sizeof(to));
-		rv = qb_queue(j, to, QB_PROTO2, idx, n);
+		rv = qmgr_dsn_queue(j, to, QB_PROTO2, idx, act, n);
 	} else if (nf > 0) {
 		log_info("%s: no notification for %zu failed recipient(s)%s", j->qid,
 		    nf, j->q.sender[0] == '\0' ? " (null sender: dropped)" :
 		    " (NOTIFY)");
 	}
+	free(act);
+	return rv;
+}
+
+int
+qmgr_bounce(struct qmgr_job *j)
+{
+	size_t *idx = xcalloc(j->q.nrcpt + 1, sizeof(*idx));
+	size_t i, n = 0, nf = 0;
+	int rv;
+
+	for (i = 0; i < j->q.nrcpt; i++) {
+		if (j->q.rcpt[i].status != QRCPT_FAILED)
+			continue;
+		nf++;
+		if (dsn_wants(qb_orig(j, i)->notify, DSN_FAILED))
+			idx[n++] = i;
+	}
+	rv = qb_send(j, idx, n, nf);
 	free(idx);
 	if (rv == -1) {
 		log_err("%s: cannot queue the bounce: %s", j->qid, strerror(errno));

@@ -1,12 +1,12 @@
 /*
- * qmgr_job: one message in active/. Runs in qmgr (as mail_owner). Expands
- * aliases (recording the expansion in the queue file as xrcpt records),
- * routes each final address: a local one (a real user or alias: asked of
- * lookupd, so an alias target that is nobody fails with 5.1.1 instead of
- * creating a Maildir) to deliver over private/deliver, any other to the
- * smtp client over private/smtp, one connection per destination domain
- * (at most QMGR_SMTP_BATCH recipients each). Both agents get the open
- * queue file (SCM_RIGHTS) and the same request, and answer one status
+ * qmgr_job: one message in active/. Runs in qmgr (as mail_owner). The
+ * plan (alias expansion, routing of each final address: qmgr_route.c)
+ * gives one connection per agent and destination: deliver over
+ * private/deliver, deliver-user for Unix accounts of system_domains
+ * (one request each, after a header with its uid and gid), the smtp
+ * client over private/smtp, one connection per destination domain (at
+ * most QMGR_SMTP_BATCH recipients each). Every agent gets the open
+ * queue file (SCM_RIGHTS) and the same request, and answers one status
  * line per recipient. A failure is recorded durably (qfile_mark +
  * qfile_sync) before anything else is done with it; a success is marked
  * in place and made durable before any further attempt, bounce, wait or
@@ -34,15 +34,10 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "aliases.h"
 #include "conf.h"
 #include "log.h"
-#include "lookup.h"
-#include "postmaster.h"
 #include "qmgr.h"
 #include "util.h"
-
-#define QMGR_LOOKUP_MS	5000
 
 static void qmgr_job_finish(struct qmgr_job *);
 
@@ -105,7 +100,7 @@ qmgr_job_diag(struct qmgr_job *j, size_t i, const char *text, const char *rmta)
 }
 
 /* A temporary failure: the recipient stays pending; remember the text. */
-static void
+void
 qmgr_temp(struct qmgr_job *j, size_t i, const char *mbox, const char *relay,
     const char *text)
 {
@@ -120,7 +115,7 @@ qmgr_temp(struct qmgr_job *j, size_t i, const char *mbox, const char *relay,
 }
 
 /* A permanent failure decided here: record it, then log it. */
-static void
+void
 qmgr_perm(struct qmgr_job *j, size_t i, const char *mbox, const char *text)
 {
 	char d[800];
@@ -132,203 +127,6 @@ qmgr_perm(struct qmgr_job *j, size_t i, const char *mbox, const char *text)
 	str_fmt(d, sizeof(d), "550 %s", text);
 	qmgr_job_diag(j, i, d, NULL);
 	qmgr_log_result(j, i, mbox, "none", "bounced", text);
-}
-
-static struct qmgr_conn *
-qmgr_conn_new(struct qmgr_job *j, enum qmgr_agent a, const char *domain)
-{
-	struct qmgr_conn *c;
-
-	j->conn = xreallocarray(j->conn, j->nconn + 1, sizeof(*j->conn));
-	c = &j->conn[j->nconn++];
-	memset(c, 0, sizeof(*c));
-	c->fd = -1;
-	c->agent = a;
-	str_copy(c->domain, domain, sizeof(c->domain));
-	str_copy(c->relay, a == QMGR_AGENT_LOCAL ? "local" : "none", sizeof(c->relay));
-	return c;
-}
-
-/* Add recipient i to the open group for (agent, domain). */
-static void
-qmgr_group_add(struct qmgr_job *j, enum qmgr_agent a, const char *domain,
-    size_t i, const char *mbox)
-{
-	struct qmgr_conn *c = NULL;
-	size_t k;
-
-	for (k = j->nconn; k > 0; k--) {
-		c = &j->conn[k - 1];
-		if (c->agent == a && strcmp(c->domain, domain) == 0)
-			break;
-		c = NULL;
-	}
-	/* deliver takes at most AGENT_MAX_RCPT per request (alias expansions can be more). */
-	if (c == NULL || (a == QMGR_AGENT_SMTP && c->ndisp >= QMGR_SMTP_BATCH) ||
-	    (a == QMGR_AGENT_LOCAL && c->ndisp >= AGENT_MAX_RCPT))
-		c = qmgr_conn_new(j, a, domain);
-	c->disp = xreallocarray(c->disp, c->ndisp + 1, sizeof(*c->disp));
-	c->disp[c->ndisp].idx = i;
-	c->disp[c->ndisp].mbox = xstrdup(mbox);
-	c->disp[c->ndisp].answered = 0;
-	c->ndisp++;
-}
-
-/*
- * Was recipient i checked with lookupd already? smtpd and submitd ask it
- * at RCPT time (an unknown user gets 550 there), so an original
- * recipient of mail they queued needs no second round trip here. Alias
- * targets, and mail from pickup or from qmgr itself (bounces), are
- * checked here.
- */
-static int
-qmgr_checked_at_rcpt(const struct qmgr_job *j, size_t i)
-{
-	const char *proto = j->q.protocol;
-
-	return j->q.rcpt[i].parent == QRCPT_NOPARENT && proto != NULL &&
-	    strstr(proto, "SMTP") != NULL;
-}
-
-/*
- * RFC 5321 4.5.1: postmaster@ a local domain without an alias or a user of
- * that name goes to postmaster_address or the first user
- * (common/postmaster.h). The address to expand for addr, or NULL when it
- * reaches no mailbox (deferred: `postern check` warns about it).
- */
-static const char *
-qmgr_postmaster(struct qmgr_job *j, size_t i, const char *addr, char *pm,
-    size_t pmlen)
-{
-	switch (postmaster_target(&qmgr_conf, qmgr_aliases, addr, pm, pmlen)) {
-	case 0:
-		return addr;
-	case 1:
-		return pm;
-	default:
-		qmgr_temp(j, i, addr, "none", "4.3.0 postmaster reaches no mailbox "
-		    "(no alias, no user, postmaster_address unset)");
-		return NULL;
-	}
-}
-
-/*
- * Route one final address: local -> deliver (if it exists), else smtp.
- * An alias target that is a bare postmaster@ a local domain goes where
- * qmgr_postmaster sends it (without a second alias expansion).
- */
-static void
-qmgr_route(struct qmgr_job *j, size_t i, const char *mbox)
-{
-	const char *at;
-	char dom[256], t[700], pm[512];
-
-	if (j->q.rcpt[i].parent != QRCPT_NOPARENT &&
-	    (mbox = qmgr_postmaster(j, i, mbox, pm, sizeof(pm))) == NULL)
-		return;
-	at = strrchr(mbox, '@');
-	if (at == NULL || at[1] == '\0' || str_copy(dom, at + 1, sizeof(dom)) == -1) {
-		qmgr_perm(j, i, mbox, "5.1.3 bad recipient address syntax");
-		return;
-	}
-	str_lower(dom);
-	if (!conf_is_local_domain(&qmgr_conf, dom)) {
-		qmgr_group_add(j, QMGR_AGENT_SMTP, dom, i, mbox);
-		return;
-	}
-	if (qmgr_checked_at_rcpt(j, i)) {
-		qmgr_group_add(j, QMGR_AGENT_LOCAL, "", i, mbox);
-		return;
-	}
-	switch (lookup_rcpt(LOOKUP_SOCKET, mbox, QMGR_LOOKUP_MS)) {
-	case LOOKUP_OK:
-		qmgr_group_add(j, QMGR_AGENT_LOCAL, "", i, mbox);
-		break;
-	case LOOKUP_NOUSER:
-	case LOOKUP_NOTLOCAL:
-		str_fmt(t, sizeof(t), "5.1.1 <%s>: no such user here", mbox);
-		qmgr_perm(j, i, mbox, t);
-		break;
-	default:
-		qmgr_temp(j, i, mbox, "none", "4.3.0 recipient lookup failed (lookupd)");
-		break;
-	}
-}
-
-static int
-qmgr_is_local(const char *domain, void *arg)
-{
-	(void)arg;
-	return conf_is_local_domain(&qmgr_conf, domain);
-}
-
-/* Does recipient i already have xrcpt children (a crash after writing them)? */
-static int
-qmgr_has_children(const struct qmgr_job *j, size_t i)
-{
-	size_t k;
-
-	for (k = 0; k < j->q.nrcpt; k++)
-		if (j->q.rcpt[k].parent == i)
-			return 1;
-	return 0;
-}
-
-/* Expand original recipient i; record the expansion durably. */
-static void
-qmgr_expand(struct qmgr_job *j, size_t i)
-{
-	struct alias_list l;
-	char err[256], pm[512];
-	const char *addr = j->q.rcpt[i].addr, *what;
-	size_t k;
-
-	if (qmgr_has_children(j, i))
-		goto mark;
-	if ((what = qmgr_postmaster(j, i, addr, pm, sizeof(pm))) == NULL)
-		return;
-	if (aliases_expand(qmgr_aliases, what, qmgr_is_local, NULL, &l, err,
-	    sizeof(err)) == -1) {
-		char t[300];
-		str_fmt(t, sizeof(t), "4.3.5 alias expansion failed: %s", err);
-		qmgr_temp(j, i, addr, "none", t);
-		return;
-	}
-	if (what == addr && l.n == 1 && str_ieq(l.addr[0], addr)) {
-		qmgr_route(j, i, l.addr[0]);	/* not an alias */
-		alias_list_free(&l);
-		return;
-	}
-	for (k = 0; k < l.n; k++)
-		if (qfile_add_rcpt(&j->q, i, l.addr[k]) == -1)
-			break;
-	alias_list_free(&l);
-	if (k < l.n || qfile_sync(&j->q) == -1) {
-		qmgr_temp(j, i, addr, "none", "4.3.0 cannot record the alias expansion");
-		return;
-	}
-mark:
-	if (qfile_mark(&j->q, i, QRCPT_EXPANDED) == -1 || qfile_sync(&j->q) == -1)
-		qmgr_temp(j, i, addr, "none", "4.3.0 cannot record the alias expansion");
-}
-
-/* Decide what to do with every pending recipient. */
-static void
-qmgr_plan(struct qmgr_job *j)
-{
-	size_t i, n = j->q.nrcpt;	/* children added now are routed below */
-
-	for (i = 0; i < n; i++)
-		if (j->q.rcpt[i].parent == QRCPT_NOPARENT &&
-		    j->q.rcpt[i].status == QRCPT_PENDING)
-			qmgr_expand(j, i);
-	for (i = 0; i < j->q.nrcpt; i++) {
-		if (j->q.rcpt[i].parent == QRCPT_NOPARENT ||
-		    j->q.rcpt[i].status != QRCPT_PENDING ||
-		    j->q.rcpt[j->q.rcpt[i].parent].status != QRCPT_EXPANDED)
-			continue;
-		qmgr_route(j, i, j->q.rcpt[i].addr);
-	}
 }
 
 static int
@@ -371,10 +169,13 @@ qmgr_request(struct qmgr_job *j, struct qmgr_conn *c)
 		req.rcpt[k].addr = c->disp[k].mbox;
 	}
 	req.nrcpt = c->ndisp;
-	if ((fd = qmgr_connect(c->agent == QMGR_AGENT_LOCAL ? QMGR_DELIVER_SOCKET :
+	if ((fd = qmgr_connect(c->sysuser ? QMGR_DELIVER_USER_SOCKET :
+	    c->agent == QMGR_AGENT_LOCAL ? QMGR_DELIVER_SOCKET :
 	    QMGR_SMTP_SOCKET)) == -1)
 		goto out;
-	if (agent_req_send(fd, &req) == -1 || fd_set_nonblock(fd, 1) == -1) {
+	/* deliver-user: the account's uid and gid first (common/agent.h) */
+	if ((c->sysuser && agent_user_send(fd, c->sys_uid, c->sys_gid) == -1) ||
+	    agent_req_send(fd, &req) == -1 || fd_set_nonblock(fd, 1) == -1) {
 		int e = errno;
 		close(fd);
 		errno = e;
@@ -499,6 +300,10 @@ qmgr_reply(struct qmgr_job *j, struct qmgr_conn *c, char *line)
 		log_sanitize(c->relay, sizeof(c->relay), line + 6, strlen(line + 6));
 		return 0;
 	}
+	if (strcmp(line, "dsn passed") == 0 && c->agent == QMGR_AGENT_SMTP) {
+		c->dsn_passed = 1;	/* the next hop reports NOTIFY=SUCCESS itself */
+		return 0;
+	}
 	if ((sp = strchr(line, ' ')) == NULL)
 		return -1;
 	*sp = '\0';
@@ -520,7 +325,8 @@ qmgr_reply(struct qmgr_job *j, struct qmgr_conn *c, char *line)
 	 * durability contract allows, and saves a sync per message. A failure
 	 * is synced at once: a bounce depends on it.
 	 */
-	if (qfile_mark(&j->q, d->idx, text[0] == '2' ? QRCPT_DONE : QRCPT_FAILED) == -1 ||
+	if (qfile_mark(&j->q, d->idx, text[0] == '2' ?
+	    qmgr_dsn_success_status(j, c, d->idx) : QRCPT_FAILED) == -1 ||
 	    (text[0] == '2' ? (j->dirty = 1, 0) : qfile_sync(&j->q)) == -1) {
 		/* Not recorded: it may be delivered again later (a duplicate). */
 		log_err("%s: cannot record a result: %s", j->qid, strerror(errno));
@@ -528,13 +334,12 @@ qmgr_reply(struct qmgr_job *j, struct qmgr_conn *c, char *line)
 		return 0;
 	}
 	qmgr_rmta(c, rmta, sizeof(rmta));
-	if (text[0] == '5')
-		qmgr_job_diag(j, d->idx, text, rmta);
+	qmgr_job_diag(j, d->idx, text, rmta);	/* for the bounce or success notice */
 	text += 4;
 	if (text[0] == '2' && (sp = strchr(text, ' ')) != NULL)
 		text = sp + 1;	/* "sent (delivered to maildir)", as Postfix logs */
 	qmgr_log_result(j, d->idx, d->mbox, c->relay,
-	    j->q.rcpt[d->idx].status == QRCPT_DONE ? "sent" : "bounced", text);
+	    j->q.rcpt[d->idx].status != QRCPT_FAILED ? "sent" : "bounced", text);
 	return 0;
 }
 
@@ -788,6 +593,11 @@ qmgr_job_finish(struct qmgr_job *j)
 	}
 	if (qmgr_admin_finish(j))
 		goto out;
+	if (qmgr_dsn_success(j) == -1) {
+		/* Not committed: keep the S/R marks and try again later. */
+		qmgr_defer(j, 1);
+		goto out;
+	}
 	if (pending > 0 && j->ntemp == 0 && j->throttle[0] != '\0') {
 		/* Only waiting for a slot: stay in active/, no attempt counted. */
 		qmgr_job_sync(j);
@@ -807,9 +617,10 @@ qmgr_job_finish(struct qmgr_job *j)
 		qmgr_defer(j, 1);
 		goto out;
 	}
-	if (pending > 0)
+	if (pending > 0) {
+		qmgr_dsn_delay(j);
 		qmgr_defer(j, 1);
-	else
+	} else
 		qmgr_remove(j);
 out:
 	qmgr_job_free(j);

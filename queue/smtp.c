@@ -45,6 +45,7 @@
 #include "listen.h"
 #include "log.h"
 #include "priv.h"
+#include "qmgr_dsn.h"
 #include "smtp.h"
 #include "strbuf.h"
 #include "tls.h"
@@ -99,6 +100,30 @@ smtp_req_view(struct smtp_req *r)
 	r->fd = a->fd;
 }
 
+/*
+ * The DSN parameters of request recipient i (queue recipient k): an
+ * alias target has its parent's NOTIFY and ORCPT (RFC 3461 5.2.7.3),
+ * and when the parent had no ORCPT the parent's address becomes one
+ * (RFC 3461 5.2.1 (d): the address of the RCPT command we received).
+ */
+static void
+smtp_rcpt_dsn(struct smtp_req *r, size_t i, size_t k)
+{
+	const struct qfile_rcpt *q = &r->q.rcpt[k];
+	struct smtp_rcpt *rc = &r->rcpt[i];
+	char x[sizeof(rc->orcpt_buf) - 7];
+
+	if (q->parent != QRCPT_NOPARENT && q->parent < r->q.nrcpt)
+		q = &r->q.rcpt[q->parent];
+	rc->orcpt = q->orcpt;
+	rc->notify = q->notify;
+	if (rc->orcpt != NULL || q == &r->q.rcpt[k] ||
+	    dsn_xtext_encode(q->addr, x, sizeof(x)) == -1 ||
+	    str_fmt(rc->orcpt_buf, sizeof(rc->orcpt_buf), "rfc822;%s", x) == -1)
+		return;
+	rc->orcpt = rc->orcpt_buf;
+}
+
 /* ORCPT/NOTIFY/BODY come from the queue file itself (optional). */
 static void
 smtp_load_q(struct smtp_req *r)
@@ -116,8 +141,7 @@ smtp_load_q(struct smtp_req *r)
 	for (i = 0; i < r->nrcpt; i++) {
 		if (r->rcpt[i].idx >= r->q.nrcpt)
 			continue;
-		r->rcpt[i].orcpt = r->q.rcpt[r->rcpt[i].idx].orcpt;
-		r->rcpt[i].notify = r->q.rcpt[r->rcpt[i].idx].notify;
+		smtp_rcpt_dsn(r, i, (size_t)r->rcpt[i].idx);
 	}
 }
 
@@ -225,6 +249,8 @@ smtp_reply_all(int conn, const struct smtp_req *r, const char *relay)
 	strbuf_init(&out, AGENT_REQ_MAX);
 	if (*relay != '\0')
 		strbuf_printf(&out, "relay %s\n", relay);
+	if (*relay != '\0' && r->dsn_passed)
+		strbuf_puts(&out, "dsn passed\n");	/* qmgr sends no "relayed" */
 	for (i = 0; i < r->nrcpt; i++) {
 		const struct smtp_rcpt *rc = &r->rcpt[i];
 		log_sanitize(safe, sizeof(safe), rc->text, strlen(rc->text));

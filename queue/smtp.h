@@ -35,6 +35,7 @@ struct smtp_rcpt {
 	unsigned long long idx;		/* index in the queue file */
 	char	*addr;			/* owned by smtp_req.agent */
 	const char *orcpt, *notify;	/* from the queue file, or NULL */
+	char	 orcpt_buf[504];	/* ORCPT we add for an alias target (RFC 3461 5.2.1 (d)) */
 	int	 code;			/* 0 undecided, else the final SMTP code */
 	int	 accepted;		/* RCPT got 2xx in this transaction */
 	char	 status[8];		/* enhanced status code, "5.1.1" */
@@ -46,6 +47,7 @@ struct smtp_req {
 	int	 fd;			/* the queue file (owned by agent) */
 	struct qfile q;			/* parsed from fd (ORCPT, NOTIFY, BODY...) */
 	int	 have_q;
+	int	 dsn_passed;		/* the next hop offered DSN: NOTIFY went on */
 	char	 qid[QID_LEN + 1];
 	char	*sender;
 	off_t	 off;

@@ -31,6 +31,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "qmgr_dsn.h"
 #include "smtp.h"
 #include "stream.h"
 #include "strbuf.h"
@@ -335,9 +336,15 @@ sp_mail(struct sp *s)
 		stream_printf(&s->st, " BODY=%s", q->body);
 	if (s->utf8 && s->req->have_q && q->smtputf8)
 		stream_puts(&s->st, " SMTPUTF8");
-	if (s->dsn && s->req->have_q && q->ret != NULL)
+	/*
+	 * RFC 3461 5.2.1 (a), (b): RET and ENVID as received (xtext), only to
+	 * a next hop that offers DSN (5.2.2 (a)); a stored value that is not
+	 * valid is not passed on (it could carry another parameter).
+	 */
+	if (s->dsn && s->req->have_q && q->ret != NULL && dsn_ret_ok(q->ret))
 		stream_printf(&s->st, " RET=%s", q->ret);
-	if (s->dsn && s->req->have_q && q->envid != NULL)
+	if (s->dsn && s->req->have_q && q->envid != NULL &&
+	    dsn_xtext_ok(q->envid, DSN_ENVID_MAX))
 		stream_printf(&s->st, " ENVID=%s", q->envid);
 	stream_puts(&s->st, "\r\n");
 }
@@ -345,10 +352,11 @@ sp_mail(struct sp *s)
 static void
 sp_rcpt(struct sp *s, const struct smtp_rcpt *r)
 {
+	/* RFC 3461 5.2.1 (c), (d); 5.2.2 (a): nothing to a hop without DSN. */
 	stream_printf(&s->st, "RCPT TO:<%s>", r->addr);
-	if (s->dsn && r->notify != NULL)
+	if (s->dsn && r->notify != NULL && dsn_notify_ok(r->notify))
 		stream_printf(&s->st, " NOTIFY=%s", r->notify);
-	if (s->dsn && r->orcpt != NULL)
+	if (s->dsn && r->orcpt != NULL && dsn_orcpt_ok(r->orcpt))
 		stream_printf(&s->st, " ORCPT=%s", r->orcpt);
 	stream_puts(&s->st, "\r\n");
 }
@@ -533,6 +541,7 @@ sp_session(struct smtp_ctx *c, struct smtp_req *req, const struct smtp_addr *a,
 		}
 	} else
 		sp_transaction(&s);
+	req->dsn_passed = s.dsn;	/* this hop reports NOTIFY=SUCCESS itself */
 	rv = 0;
 	stream_puts(&s.st, "QUIT\r\n");
 	s.st.timeout_ms = 2000;

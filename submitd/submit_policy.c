@@ -3,7 +3,7 @@
  * AUTH through authd, the sender must belong to the authenticated user
  * (sender_login_map), any recipient once authenticated (local ones are
  * checked with lookupd), and the Message-ID and Date fix-ups (RFC 6409
- * 8.3, 8.4). Runs in submitd's per-connection process as mail_owner,
+ * 8.3, 8.4). Runs in submitd's session workers as mail_owner,
  * chrooted to the queue directory when started as root.
  */
 #include "config.h"

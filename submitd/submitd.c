@@ -14,7 +14,8 @@
  * (DESIGN.md rules 1, 2, 3, 6).
  *
  * Sockets: from the master, "submission" and "submissions" listeners
- * (Accept=no; one child per connection); or one connection on fd 3
+ * (Accept=no; a pool of workers that serve up to max_use sessions each,
+ * one after another: common/listen_pool.c); or one connection on fd 3
  * (systemd Accept=yes) or on fds 0/1 (inetd, tcpserver), where -s
  * selects implicit TLS.
  */

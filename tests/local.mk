@@ -20,6 +20,13 @@ include tests/integration/rules.mk
 include tests/unit/checks.mk
 include tests/integration/checks.mk
 include tests/integration/postmaster.mk
+include tests/integration/diskfull.mk
+include tests/integration/dsn.mk
+include tests/unit/pool.mk
+include tests/integration/reuse.mk
+include tests/unit/authprefix.mk
+include tests/integration/authuser.mk
+include tests/integration/sysuser.mk
 
 ## Fuzz targets (libFuzzer; built by hand, see tests/fuzz/README.md) and
 ## the integration tests added by later fragments ship in the tarball too.

@@ -61,9 +61,11 @@ if [ "$bench" = yes ]; then
 		dovecot-imapd dovecot-pop3d procps || { [ $had_prc = yes ] || rm -f $prc; exit 1; }
 	[ $had_prc = yes ] || rm -f $prc
 fi
-# Accounts (DESIGN.md, mail_owner, login_user, vmail_user, maildrop_group).
+# Accounts (DESIGN.md, mail_owner, login_user, vmail_user, maildrop_group,
+# auth_user).
 getent group postdrop >/dev/null || groupadd --system postdrop
 getent passwd postern >/dev/null || useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin postern
 getent passwd postern-login >/dev/null || useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin postern-login
 getent passwd vmail >/dev/null || useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin vmail
+getent passwd postern-auth >/dev/null || useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin postern-auth
 exit 0

@@ -95,7 +95,7 @@ mtas=$(dpkg-query -W -f '${db:Status-Abbrev} ${Package} ${Provides}\n' 2>/dev/nu
 	awk '$1 ~ /^[ih]i/ && /mail-transport-agent/ { print $2 }')
 [ -z "$mtas" ] || dpkg --purge --force-depends $mtas > /tmp/mta-purge.log 2>&1 ||
 	{ echo "Bail out! could not purge $mtas in the overlay"; cat /tmp/mta-purge.log; exit 1; }
-for u in postern postern-login vmail; do
+for u in postern postern-login vmail postern-auth; do
 	getent passwd $u >/dev/null && userdel $u
 	getent group $u >/dev/null && groupdel $u
 done
@@ -111,8 +111,8 @@ snapshot > /tmp/before.list
 
 # 1. Install.
 check "dpkg -i $(basename "$deb")" dpkg -i "$deb"
-check "accounts postern, postern-login, vmail and group postdrop made" \
-	sh -c 'for u in postern postern-login vmail; do
+check "accounts postern, postern-login, vmail, postern-auth and group postdrop made" \
+	sh -c 'for u in postern postern-login vmail postern-auth; do
 		getent passwd $u | grep -q ":/nonexistent:/usr/sbin/nologin$" || exit 1; done
 		getent group postdrop >/dev/null'
 check "postdrop setgid postdrop through dpkg-statoverride" sh -c '

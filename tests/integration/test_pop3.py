@@ -506,8 +506,8 @@ def t_root(srv, suite):
         tap.eq(os.listdir(root), [], "and that directory is empty")
     a = [p for p in srv.procs if p.args[-3:] == [pl.AUTHD, "-c", suite.conf]]
     if a:
-        tap.eq(pt.proc_ids(a[0].pid)["Uid"], [uid("postern")] * 4,
-               "authd runs as postern")
+        tap.eq(pt.proc_ids(a[0].pid)["Uid"], [uid("postern-auth")] * 4,
+               "authd runs as postern-auth (auth_user)")
     c.cmd("QUIT")
     c.close()
 

@@ -7,7 +7,7 @@ test_pop3.py drives pop3d with sockets passed the systemd way
 pop3s_listen and spawns authd and pop3d. A message goes in through smtpd
 and comes out over POP3 with STLS and over POP3S. Started as root, the
 processes must hold the privileges of DESIGN.md rule 4: the pop3d listener
-root (it only accepts and forks), authd as postern, and per connection a
+root (it only accepts and forks), authd as postern-auth, and per connection a
 session as vmail and a login process as postern-login chrooted to
 $state_dir/empty.
 """
@@ -88,8 +88,8 @@ def t_root():
     lpid, apid = master_child("pop3d"), master_child("authd")
     tap.ok(lpid is not None and pt.proc_ids(lpid)["Uid"] == [0] * 4,
            "the pop3d listener, spawned by the master, stays root (accepts and forks only)")
-    tap.ok(apid is not None and pt.proc_ids(apid)["Uid"] == [uid("postern")] * 4,
-           "authd, spawned by the master, runs as postern")
+    tap.ok(apid is not None and pt.proc_ids(apid)["Uid"] == [uid("postern-auth")] * 4,
+           "authd, spawned by the master, runs as postern-auth (auth_user)")
     p = poplib.POP3("127.0.0.1", P3, timeout=15)
     p.stls(CTX)
     p.user("alice@example.test")

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """
-Privileges when started as root (DESIGN.md "Privileges"): smtpd, qmgr and
-lookupd run as mail_owner (postern), smtpd is chrooted to the queue
-directory, deliver's accepting parent stays root, Maildirs belong to the
-virtual-mail user, the sasldb is not world-readable, and the queue and
-mail_root directories have the documented owners and modes.
+Privileges when started as root (DESIGN.md "Privileges"): smtpd and qmgr
+run as mail_owner (postern), lookupd as auth_user (postern-auth; more in
+test_auth_user.py), smtpd is chrooted to the queue directory, deliver's
+accepting parent stays root, Maildirs belong to the virtual-mail user, the
+sasldb is auth_user's and not world-readable, and the queue and mail_root
+directories have the documented owners and modes.
 """
 import os
 import pwd
@@ -21,6 +22,7 @@ if not IS_ROOT:
 try:
     OWNER = pwd.getpwnam("postern")
     VMAIL = pwd.getpwnam("vmail")
+    AUTH = pwd.getpwnam("postern-auth")
 except KeyError as e:
     tap.skip_all("system account missing (%s): run tools/deps.sh" % e)
 
@@ -75,9 +77,10 @@ def t_daemon_ids():
     for pid in smtpd_listeners:
         check_ids(pid, "smtpd listener", OWNER.pw_uid, OWNER.pw_gid)
         check_chroot(pid, "smtpd listener")
-    for n in ("qmgr", "lookupd"):
-        for pid, pp in procs.get(n, []):
-            check_ids(pid, n, OWNER.pw_uid, OWNER.pw_gid)
+    for pid, pp in procs.get("qmgr", []):
+        check_ids(pid, "qmgr", OWNER.pw_uid, OWNER.pw_gid)
+    for pid, pp in procs.get("lookupd", []):
+        check_ids(pid, "lookupd", AUTH.pw_uid, AUTH.pw_gid)
     for pid, pp in procs.get("deliver", []):
         if pp == master:
             ids = proc_ids(pid)
@@ -130,7 +133,9 @@ def t_files():
     st = os.stat(S.sasl_db)
     tap.ok(st.st_mode & 0o007 == 0, "the sasldb is not world-accessible (mode %o)"
            % stat.S_IMODE(st.st_mode))
-    tap.ok(st.st_uid == 0, "the sasldb belongs to root", "uid %d" % st.st_uid)
+    tap.ok(st.st_uid == AUTH.pw_uid and st.st_mode & 0o077 == 0,
+           "the sasldb belongs to postern-auth, mode 0600",
+           "uid %d mode %o" % (st.st_uid, stat.S_IMODE(st.st_mode)))
     st = os.stat(S.state_dir)
     tap.ok(st.st_uid == 0 and st.st_mode & 0o022 == 0,
            "state_dir belongs to root and is not group/world-writable",

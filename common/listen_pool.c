@@ -1,0 +1,538 @@
+/*
+ * listen_pool: the pre-forked Accept=no server (Postfix's model, with
+ * max_use and max_idle). The daemon's main process, already dropped to
+ * its account (and chrooted) as before, becomes the pool's parent: it
+ * never accepts nor reads a byte from a peer; it keeps at least one idle
+ * worker (up to max_children workers in all), reaps and replaces them.
+ * Each worker runs the daemon's init hook once (deliver: the drop to
+ * vmail_user), then serves connections one after another: it waits on
+ * the inherited listeners with its own epoll set (EPOLLEXCLUSIVE: one
+ * worker wakes per connection), accepts, says "busy" on the status pipe,
+ * serves, closes, says "idle", and exits after max_use connections or
+ * when the parent retires it (idle for max_idle seconds while another
+ * worker is idle too, or SIGTERM/SIGHUP).
+ *
+ * Stopping: a worker told to stop (SIGTERM, SIGHUP, SIGINT, or its
+ * parent's death) closes its listeners at once, in the signal handler,
+ * says so, finishes the session it is serving and exits. The parent
+ * returns once every worker has closed its listeners or exited, so that
+ * the master can bind the ports again (reload).
+ *
+ * Status pipe: one pipe shared by all workers; each message is a fixed
+ * struct of 8 bytes (below PIPE_BUF, so writes are atomic and never mix).
+ */
+#include "config.h"
+
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "listen.h"
+#include "log.h"
+#include "util.h"
+
+#define LP_STOP_MS	3000	/* wait for workers to close their listeners */
+#define LP_THROTTLE_MS	1000	/* after a worker failed to start */
+#define LP_EXIT_INIT	75	/* the init hook failed */
+#define LP_EXIT_FATAL	76	/* a listener is not an open socket */
+
+enum lp_state { LP_IDLE = 1, LP_BUSY = 2, LP_CLOSED = 3 };
+
+struct lp_msg {
+	int32_t	 pid;
+	int32_t	 state;		/* enum lp_state */
+};
+
+struct lp_worker {
+	pid_t	 pid;		/* 0: free slot */
+	int	 busy;
+	int	 stopping;	/* told to exit */
+	int	 closed;	/* said its listeners are closed */
+	int	 used;		/* served at least one connection */
+	int64_t	 since;		/* ms: idle since */
+};
+
+struct lp {
+	const struct listen_fd	*fds;
+	size_t			 nfds;
+	const struct listen_pool *cfg;
+	struct lp_worker	*w;
+	unsigned		 max;
+	int			 st[2];		/* status pipe: read, write */
+	int64_t			 throttle;	/* no spawn before this (ms) */
+	int			 fatal;
+	sigset_t		 oldmask;
+};
+
+/* ---- the worker ---- */
+
+static volatile sig_atomic_t lp_w_stop;
+static int lp_w_fds[LISTEN_MAXFDS];
+static size_t lp_w_nfds;
+static int lp_w_ep = -1;
+static int lp_w_status = -1;
+
+static void
+lp_tell(int state)
+{
+	struct lp_msg m;
+	ssize_t w;
+
+	m.pid = (int32_t)getpid();
+	m.state = state;
+	do
+		w = write(lp_w_status, &m, sizeof(m));
+	while (w == -1 && errno == EINTR);
+}
+
+/*
+ * Told to stop: close the listeners here (async-signal-safe), so that a
+ * busy worker does not keep the ports bound until its session ends.
+ */
+static void
+lp_w_on_stop(int sig)
+{
+	int saved = errno;
+	size_t i;
+
+	(void)sig;
+	if (!lp_w_stop) {
+		lp_w_stop = 1;
+		for (i = 0; i < lp_w_nfds; i++)
+			close(lp_w_fds[i]);
+		if (lp_w_ep != -1)
+			close(lp_w_ep);
+		lp_tell(LP_CLOSED);
+	}
+	errno = saved;
+}
+
+/* Each listener into this worker's own epoll set. Exits on failure. */
+static void
+lp_w_epoll(struct lp *p)
+{
+	struct epoll_event ev;
+	size_t i;
+	int r;
+
+	if (lp_w_stop || (lp_w_ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		_exit(0);
+	for (i = 0; i < p->nfds && !lp_w_stop; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+		ev.data.u32 = (uint32_t)i;
+		r = epoll_ctl(lp_w_ep, EPOLL_CTL_ADD, p->fds[i].fd, &ev);
+		if (r == -1 && errno == EINVAL) {
+			/* Linux < 4.5: all idle workers wake, all but one get EAGAIN */
+			ev.events = EPOLLIN;
+			r = epoll_ctl(lp_w_ep, EPOLL_CTL_ADD, p->fds[i].fd, &ev);
+		}
+		if (r == -1 && !lp_w_stop) {
+			log_err("listening socket %d (%s): %s", p->fds[i].fd,
+			    p->fds[i].name, strerror(errno));
+			_exit(LP_EXIT_FATAL);
+		}
+	}
+}
+
+/* Signals, parent death, the init hook, the epoll set. Exits on failure. */
+static void
+lp_w_setup(struct lp *p, pid_t parent)
+{
+	size_t i;
+
+	close(p->st[0]);
+	lp_w_status = p->st[1];
+	lp_w_nfds = p->nfds;
+	for (i = 0; i < p->nfds; i++)
+		lp_w_fds[i] = p->fds[i].fd;
+	signal_set(SIGTERM, lp_w_on_stop);
+	signal_set(SIGINT, lp_w_on_stop);
+	signal_set(SIGHUP, lp_w_on_stop);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);	/* write errors come back as EPIPE */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	sigprocmask(SIG_SETMASK, &p->oldmask, NULL);
+	if (getppid() != parent)
+		lp_w_on_stop(SIGTERM);	/* the parent died before prctl */
+	if (!lp_w_stop && p->cfg->init != NULL && p->cfg->init(p->cfg->arg) == -1)
+		_exit(LP_EXIT_INIT);
+	lp_w_epoll(p);
+}
+
+/* Wait for and accept one connection. The fd, or -1 (try again or stop). */
+static int
+lp_w_accept(struct lp *p, size_t *which)
+{
+	struct epoll_event ev;
+	int n, conn;
+
+	n = epoll_wait(lp_w_ep, &ev, 1, -1);
+	if (lp_w_stop || n != 1)
+		return -1;
+	*which = ev.data.u32 < p->nfds ? ev.data.u32 : 0;
+	conn = accept4(p->fds[*which].fd, NULL, NULL, SOCK_CLOEXEC);
+	if (conn != -1 || lp_w_stop)
+		return conn;
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+	    errno == ENOMEM) {
+		log_warn("accept: %s", strerror(errno));
+		nanosleep(&(struct timespec){ 0, 100000000L }, NULL);
+	} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+	    errno != ECONNABORTED && errno != EPROTO) {
+		log_warn("accept: %s", strerror(errno));
+	}
+	return -1;
+}
+
+/* A worker: never returns. */
+static void __attribute__((noreturn))
+lp_worker(struct lp *p, pid_t parent)
+{
+	const struct listen_pool *c = p->cfg;
+	struct listen_fd l;
+	unsigned long long served = 0;
+	size_t which;
+	int conn;
+
+	lp_w_setup(p, parent);
+	while (!lp_w_stop && (c->max_use == 0 || served < c->max_use)) {
+		if ((conn = lp_w_accept(p, &which)) == -1)
+			continue;
+		lp_tell(LP_BUSY);
+		served++;
+		l = p->fds[which];
+		l.fd = -1;	/* serve() has no business with the listener */
+		c->serve(conn, &l, c->arg);
+		close(conn);
+		if (!lp_w_stop && (c->max_use == 0 || served < c->max_use))
+			lp_tell(LP_IDLE);
+	}
+	_exit(0);
+}
+
+/* ---- the parent ---- */
+
+static volatile sig_atomic_t lp_got_term, lp_got_hup;
+
+static void
+lp_on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		lp_got_hup = 1;
+	else if (sig != SIGCHLD)
+		lp_got_term = 1;
+}
+
+static struct lp_worker *
+lp_find(struct lp *p, pid_t pid)
+{
+	unsigned i;
+
+	for (i = 0; i < p->max; i++)
+		if (p->w[i].pid == pid && pid > 0)
+			return &p->w[i];
+	return NULL;
+}
+
+static void
+lp_count(const struct lp *p, unsigned *total, unsigned *idle)
+{
+	unsigned i;
+
+	*total = *idle = 0;
+	for (i = 0; i < p->max; i++) {
+		if (p->w[i].pid <= 0)
+			continue;
+		(*total)++;
+		if (!p->w[i].busy && !p->w[i].stopping)
+			(*idle)++;
+	}
+}
+
+/* Fork one worker into a free slot. */
+static void
+lp_spawn(struct lp *p)
+{
+	pid_t parent = getpid(), pid;
+	unsigned i;
+
+	for (i = 0; i < p->max && p->w[i].pid != 0; i++)
+		;
+	if (i == p->max)
+		return;
+	if ((pid = fork()) == -1) {
+		log_warn("fork: %s", strerror(errno));
+		p->throttle = now_ms() + 100;
+		return;
+	}
+	if (pid == 0)
+		lp_worker(p, parent);
+	memset(&p->w[i], 0, sizeof(p->w[i]));
+	p->w[i].pid = pid;
+	p->w[i].since = now_ms();
+}
+
+/* Read every status message waiting on the pipe. */
+static void
+lp_read_status(struct lp *p)
+{
+	struct lp_msg m[64];
+	struct lp_worker *w;
+	ssize_t n;
+	size_t i;
+
+	while ((n = read(p->st[0], m, sizeof(m))) > 0) {
+		if (n % (ssize_t)sizeof(m[0]) != 0)
+			log_err("pool: a short status message (%zd bytes)", n);
+		for (i = 0; i < (size_t)n / sizeof(m[0]); i++) {
+			if ((w = lp_find(p, (pid_t)m[i].pid)) == NULL)
+				continue;	/* already reaped */
+			if (m[i].state == LP_BUSY) {
+				w->busy = w->used = 1;
+			} else if (m[i].state == LP_IDLE) {
+				w->busy = 0;
+				w->since = now_ms();
+			} else if (m[i].state == LP_CLOSED) {
+				w->closed = w->stopping = 1;
+			}
+		}
+	}
+}
+
+static void
+lp_reap(struct lp *p)
+{
+	struct lp_worker *w;
+	pid_t pid;
+	int status, code;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if ((w = lp_find(p, pid)) == NULL)
+			continue;
+		code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+		if (code == LP_EXIT_FATAL) {
+			p->fatal = 1;
+		} else if (code != 0 && !w->used) {
+			/* init failed (or worse): do not fork in a loop */
+			log_warn("pool: worker %ld failed to start (status %d); "
+			    "waiting %d ms", (long)pid, code, LP_THROTTLE_MS);
+			p->throttle = now_ms() + LP_THROTTLE_MS;
+		} else if (code != 0) {
+			log_warn("pool: worker %ld exited with status %d", (long)pid, code);
+		} else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM) {
+			log_warn("pool: worker %ld died of signal %d", (long)pid,
+			    WTERMSIG(status));
+		}
+		memset(w, 0, sizeof(*w));
+	}
+}
+
+/* Tell every worker to finish its session and exit. */
+static void
+lp_stop_all(struct lp *p)
+{
+	unsigned i;
+
+	for (i = 0; i < p->max; i++) {
+		if (p->w[i].pid <= 0 || p->w[i].stopping)
+			continue;
+		p->w[i].stopping = 1;
+		kill(p->w[i].pid, SIGTERM);
+	}
+}
+
+/*
+ * Retire workers idle for max_idle while another is idle too. Returns
+ * the ms until the next one may be due (-1: none).
+ */
+static int64_t
+lp_expire(struct lp *p)
+{
+	int64_t now = now_ms(), lim, next = -1, left;
+	unsigned i, total, idle;
+
+	if (p->cfg->max_idle == 0)
+		return -1;
+	lim = (int64_t)p->cfg->max_idle * 1000;
+	lp_count(p, &total, &idle);
+	for (i = 0; i < p->max && idle > 1; i++) {
+		struct lp_worker *w = &p->w[i];
+		if (w->pid <= 0 || w->busy || w->stopping)
+			continue;
+		if ((left = w->since + lim - now) <= 0) {
+			w->stopping = 1;
+			kill(w->pid, SIGTERM);
+			idle--;
+		} else if (next == -1 || left < next) {
+			next = left;
+		}
+	}
+	return idle > 1 ? next : -1;
+}
+
+/* Keep one idle worker, within max_children. Returns ms to wait (-1: none). */
+static int64_t
+lp_fill(struct lp *p)
+{
+	unsigned total, idle;
+	int64_t now;
+
+	lp_count(p, &total, &idle);
+	while (idle == 0 && total < p->max) {
+		if ((now = now_ms()) < p->throttle)
+			return p->throttle - now;
+		lp_spawn(p);
+		lp_count(p, &total, &idle);
+		if (idle == 0)
+			break;	/* fork failed: throttled */
+	}
+	return -1;
+}
+
+/* Sleep in ppoll on the status pipe until a message, a signal or ms. */
+static int
+lp_wait(struct lp *p, int64_t ms)
+{
+	struct pollfd pfd = { p->st[0], POLLIN, 0 };
+	struct timespec ts, *tp = NULL;
+
+	if (ms >= 0) {
+		ts.tv_sec = (time_t)(ms / 1000);
+		ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+		tp = &ts;
+	}
+	if (ppoll(&pfd, 1, tp, &p->oldmask) == -1 && errno != EINTR) {
+		log_err("poll: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* After SIGTERM: wait (bounded) until every worker closed its listeners. */
+static void
+lp_drain(struct lp *p)
+{
+	int64_t deadline = now_ms() + LP_STOP_MS, left;
+	unsigned i, open;
+
+	lp_stop_all(p);
+	for (;;) {
+		lp_read_status(p);
+		lp_reap(p);
+		for (i = open = 0; i < p->max; i++)
+			if (p->w[i].pid > 0 && !p->w[i].closed)
+				open++;
+		if (open == 0 || (left = deadline - now_ms()) <= 0)
+			break;
+		if (lp_wait(p, left) == -1)
+			break;
+	}
+	for (i = 0; i < p->max; i++)
+		if (p->w[i].pid > 0 && !p->w[i].closed)
+			kill(p->w[i].pid, SIGKILL);	/* stuck: free the ports */
+}
+
+/* Are the listeners open fds? A closed one never heals: fail, do not spin. */
+static int
+lp_check_fds(const struct listen_fd *fds, size_t nfds)
+{
+	size_t i;
+
+	for (i = 0; i < nfds; i++) {
+		if (fcntl(fds[i].fd, F_GETFD) == -1) {
+			log_err("listening socket %d (%s) is not open", fds[i].fd,
+			    fds[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+lp_signals(void (*h)(int))
+{
+	signal_set(SIGCHLD, h);
+	signal_set(SIGTERM, h);
+	signal_set(SIGINT, h);
+	signal_set(SIGHUP, h);
+}
+
+static int
+lp_loop(struct lp *p)
+{
+	int64_t t1, t2;
+
+	while (!lp_got_term && !p->fatal) {
+		lp_read_status(p);
+		lp_reap(p);
+		if (lp_got_hup) {
+			/* Fresh workers; the busy ones finish their session first. */
+			lp_got_hup = 0;
+			log_info("SIGHUP: replacing the worker processes");
+			lp_stop_all(p);
+		}
+		t1 = lp_fill(p);
+		t2 = lp_expire(p);
+		if (lp_wait(p, t1 < 0 ? t2 : t2 < 0 || t1 < t2 ? t1 : t2) == -1)
+			return -1;
+	}
+	if (p->fatal)
+		log_err("pool: a listening socket is not usable");
+	return p->fatal ? -1 : 0;
+}
+
+int
+listen_pool_serve(const struct listen_fd *fds, size_t nfds,
+    const struct listen_pool *cfg)
+{
+	struct lp p;
+	sigset_t block;
+	size_t i;
+	int r;
+
+	if (nfds == 0 || nfds > LISTEN_MAXFDS || cfg->serve == NULL ||
+	    lp_check_fds(fds, nfds) == -1)
+		return -1;
+	memset(&p, 0, sizeof(p));
+	p.fds = fds;
+	p.nfds = nfds;
+	p.cfg = cfg;
+	p.max = cfg->max_children ? cfg->max_children : 1;
+	if (pipe2(p.st, O_CLOEXEC) == -1) {
+		log_err("pipe: %s", strerror(errno));
+		return -1;
+	}
+	fd_set_nonblock(p.st[0], 1);
+	p.w = xcalloc(p.max, sizeof(*p.w));
+	sigemptyset(&block);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &p.oldmask);
+	lp_got_term = lp_got_hup = 0;
+	lp_signals(lp_on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	/* Workers that lose the race for a connection get EAGAIN, not a hang. */
+	for (i = 0; i < nfds; i++)
+		fd_set_nonblock(fds[i].fd, 1);
+	r = lp_loop(&p);
+	lp_drain(&p);
+	lp_signals(SIG_DFL);
+	sigprocmask(SIG_SETMASK, &p.oldmask, NULL);
+	close(p.st[0]);
+	close(p.st[1]);
+	free(p.w);
+	return r;
+}

@@ -1,0 +1,27 @@
+/*
+ * qfile_int: the constants of the queue file format (version 1, described
+ * at the top of qfile.c) shared by its writer (qfile_write.c) and its
+ * reader (qfile.c). Not for use outside those two files.
+ */
+#ifndef POSTERN_QFILE_INT_H
+#define POSTERN_QFILE_INT_H
+
+#include <stddef.h>
+
+#define QFILE_MAGIC	"postern-queue 1"
+#define QFILE_BUFSZ	65536
+#define QFILE_LINE_MAX	4096		/* longest record line */
+#define QFILE_VALUE_MAX	2048		/* longest attribute value */
+#define QFILE_RCPT_MAX	100000		/* recipients (and expansions) per file */
+#define QFILE_HDR_MAX	(16 * 1024 * 1024)
+#define QFILE_WAKE	"private/qmgr"
+#define SIZE_DIGITS	20
+#define ATT_DIGITS	10
+#define NEXT_DIGITS	20
+
+#define QFILE_QID_CHARS	"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+/* A value that may be written: no CR, LF or NUL, at most max bytes (qfile_write.c). */
+int qfile_value_ok(const char *v, size_t max);
+
+#endif

@@ -1,0 +1,396 @@
+#!/usr/bin/env python3
+"""
+Delivery to Unix accounts (system_domains, issue 10 "~/.postern.rules for
+system users"), started as root as CI runs it.
+
+Two throw-away accounts are made with useradd (names unique per run,
+homes in the test's temporary tree, removed with userdel at the end, on
+failure and on a signal too). The suite runs as root with
+system_domains = sys.test, a domain that is NOT in local_domains (a
+system domain is a local domain by itself). Through smtpd:
+
+- user1@sys.test lands in ~user1/Maildir/new (Maildir made, 0700), the
+  message file belongs to user1 with mode 0600; user1's shell is nologin;
+- User1@SYS.TEST (any case) and user1+x@sys.test (plus-addressing: into
+  ~/Maildir/.x when that folder exists, else INBOX);
+- user2's ~/.postern.rules files a header match into "Lists":
+  ~/Maildir/.Lists/new, the folder subscribed (~/Maildir/subscriptions);
+  other mail to INBOX;
+- a broken ~/.postern.rules: INBOX, and FILE:LINE in the log and in
+  `postern check`;
+- root@sys.test without an alias: 550 at RCPT; an unknown account:
+  550 5.1.1 at RCPT; root@sys2.test, which has an alias, goes there;
+- the delivering process ran as the user: caught in /proc while it waits
+  on a FIFO put in place of ~/Maildir/subscriptions (uid, gid and groups
+  are the user's), and every file under ~/Maildir is the user's;
+- `postern check` as root is quiet about system_domains; run as an
+  ordinary account it warns;
+- started as user1 (rule 6), the suite delivers to user1 only: another
+  account gets 451 at RCPT.
+
+imapd and pop3d log in virtual users only (mail_root), so a system
+user's folders are not looked at over IMAP here.
+"""
+import atexit
+import errno
+import os
+import pwd
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import postern_test as pt  # noqa: E402
+from postern_test import tap, read_file, subject_of  # noqa: E402
+
+SYSDOM = "sys.test"
+SYSDOM2 = "sys2.test"     # root has an alias there
+TAG = "%d" % os.getpid()
+
+if not pt.IS_ROOT:
+    tap.skip_all("not root: delivery as Unix accounts needs root")
+for tool in ("useradd", "userdel"):
+    if not any(os.access(os.path.join(d, tool), os.X_OK)
+               for d in ("/usr/sbin", "/sbin", "/usr/bin")):
+        tap.skip_all("%s is not installed" % tool)
+
+# unique per run; useradd's names: [a-z_][a-z0-9_-]*, at most 32
+U1 = "ptsu1-%s" % TAG[-8:]
+U2 = "ptsu2-%s" % TAG[-8:]
+_made = []
+
+
+def del_users():
+    while _made:
+        name = _made.pop()
+        subprocess.run(["userdel", name], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=30)
+
+
+atexit.register(del_users)   # runs before the harness removes the tree
+
+
+def _on_signal(signum, frame):
+    del_users()
+    pt._on_signal(signum, frame)
+
+
+for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(_sig, _on_signal)
+
+
+def make_user(name, home, shell, groups=()):
+    extra = ["-G", ",".join(groups)] if groups else []
+    r = pt.run_cmd(["useradd", "-M", "-U", "-d", home, "-s", shell] + extra +
+                   [name], timeout=30)
+    if r.returncode != 0:
+        raise pt.SuiteError("useradd %s: %s" % (name, r.stderr.strip()))
+    _made.append(name)
+    pw = pwd.getpwnam(name)
+    os.mkdir(home, 0o700)
+    os.chown(home, pw.pw_uid, pw.pw_gid)
+    return pw
+
+
+def setup():
+    try:
+        s = pt.Suite(extra_conf={"system_domains": "%s, %s" % (SYSDOM, SYSDOM2)},
+                     aliases=pt.DEFAULT_ALIASES +
+                     "root@%s: %s@%s\n" % (SYSDOM2, U1, SYSDOM))
+        homes = os.path.join(s.tree, "home")
+        os.mkdir(homes, 0o755)
+        nologin = "/usr/sbin/nologin" if os.path.exists("/usr/sbin/nologin") \
+            else "/bin/false"
+        p1 = make_user(U1, os.path.join(homes, U1), nologin)
+        # user2 is also in user1's group: initgroups must give it
+        p2 = make_user(U2, os.path.join(homes, U2), "/bin/sh", (U1,))
+        return s.start(), p1, p2
+    except Exception:
+        import traceback
+        tap.ok(False, "accounts made and the suite started as root",
+               traceback.format_exc())
+        del_users()
+        tap.done()
+
+
+S, PW1, PW2 = setup()
+MD1 = os.path.join(PW1.pw_dir, "Maildir")
+MD2 = os.path.join(PW2.pw_dir, "Maildir")
+
+
+def md_files(md, sub="new"):
+    d = os.path.join(md, sub)
+    try:
+        return sorted(os.path.join(d, n) for n in os.listdir(d)
+                      if not n.startswith("."))
+    except FileNotFoundError:
+        return []
+
+
+def with_subject(md, sub, subject):
+    return [p for p in md_files(md, sub)
+            if subject_of(read_file(p) or b"") == subject]
+
+
+def wait_subject(md, sub, subject, timeout=20):
+    return pt.poll(lambda: with_subject(md, sub, subject), timeout) or []
+
+
+def send(subject, rcpt):
+    return S.send(subject, (rcpt,))
+
+
+def put_file(pw, path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+    os.chmod(path, 0o600)
+
+
+def rcpt_reply(rcpt):
+    with S.smtp() as s:
+        s.ehlo()
+        s.mail("sender@remote.test")
+        code, msg = s.rcpt(rcpt)
+        s.rset()
+        return code, msg
+
+
+def all_owned_by(top, pw):
+    bad = []
+    for d, dirs, files in os.walk(top):
+        for n in [d] + [os.path.join(d, f) for f in files]:
+            st = os.lstat(n)
+            if st.st_uid != pw.pw_uid or st.st_gid != pw.pw_gid:
+                bad.append("%s %d:%d" % (n, st.st_uid, st.st_gid))
+    return bad
+
+
+def t_plain():
+    subj = "plain-" + TAG
+    code, msg = send(subj, "%s@%s" % (U1, SYSDOM))
+    tap.eq(code, 250, "mail to a Unix account of a system domain (not in "
+           "local_domains) is accepted, not refused as relaying")
+    m = wait_subject(MD1, "new", subj)
+    if not tap.eq(len(m), 1, "it is in ~%s/Maildir/new" % U1):
+        S.dump_log(30)
+        return
+    st = os.stat(m[0])
+    tap.ok(st.st_uid == PW1.pw_uid and st.st_gid == PW1.pw_gid,
+           "the message file belongs to %s" % U1,
+           "uid %d gid %d" % (st.st_uid, st.st_gid))
+    tap.eq(stat.S_IMODE(st.st_mode), 0o600, "the message file is mode 0600")
+    st = os.stat(MD1)
+    tap.ok(st.st_uid == PW1.pw_uid and stat.S_IMODE(st.st_mode) == 0o700,
+           "~/Maildir was made by the delivery: %s's, mode 0700" % U1,
+           "uid %d mode %o" % (st.st_uid, stat.S_IMODE(st.st_mode)))
+    data = read_file(m[0]) or b""
+    tap.ok(b"Delivered-To: %s@%s" % (U1.encode(), SYSDOM.encode()) in data,
+           "Delivered-To names the account's address")
+    tap.ok(not os.path.exists(os.path.join(S.mail_root, SYSDOM)),
+           "nothing was made under mail_root for the system domain")
+
+
+def t_case_and_plus():
+    subj = "case-" + TAG
+    code, _ = send(subj, "%s@%s" % (U1.upper(), SYSDOM.upper()))
+    tap.eq(code, 250, "an upper-case address of the account is accepted")
+    tap.eq(len(wait_subject(MD1, "new", subj)), 1, "and lands in its INBOX")
+    subj = "plus-none-" + TAG
+    code, _ = send(subj, "%s+nofolder@%s" % (U1, SYSDOM))
+    tap.eq(code, 250, "user1+nofolder@ is accepted (plus-addressing)")
+    tap.eq(len(wait_subject(MD1, "new", subj)), 1,
+           "without a folder of that name it lands in INBOX")
+    fx = os.path.join(MD1, ".x")
+    for d in (fx, fx + "/cur", fx + "/new", fx + "/tmp"):
+        os.makedirs(d, 0o700, exist_ok=True)
+        os.chown(d, PW1.pw_uid, PW1.pw_gid)
+    subj = "plus-x-" + TAG
+    code, _ = send(subj, "%s+x@%s" % (U1, SYSDOM))
+    tap.eq(code, 250, "user1+x@ is accepted")
+    tap.eq(len(wait_subject(fx, "new", subj)), 1,
+           "it lands in the existing folder .x")
+
+
+RULES2 = """\
+# %s's own rules
+if header "Subject" contains "[lists]" { fileinto "Lists"; }
+""" % U2
+
+BROKEN = """\
+keep;
+# line 3 has the error
+if header "Subject" contanes "x" { discard; }
+"""
+
+
+def t_rules():
+    put_file(PW2, os.path.join(PW2.pw_dir, ".postern.rules"), RULES2)
+    subj = "[lists] r-" + TAG
+    code, _ = send(subj, "%s@%s" % (U2, SYSDOM))
+    tap.eq(code, 250, "mail for %s accepted" % U2)
+    lists = os.path.join(MD2, ".Lists")
+    m = wait_subject(lists, "new", subj)
+    if not tap.eq(len(m), 1, "~/.postern.rules filed it into ~/Maildir/.Lists/new"):
+        S.dump_log(30)
+        return
+    tap.ok(os.path.exists(os.path.join(lists, "maildirfolder")),
+           "the folder has its maildirfolder file")
+    try:
+        subs = open(os.path.join(MD2, "subscriptions")).read().split("\n")
+    except OSError as e:
+        subs = [str(e)]
+    tap.ok("Lists" in subs, "Lists is in ~/Maildir/subscriptions", subs)
+    subj = "other-" + TAG
+    send(subj, "%s@%s" % (U2, SYSDOM))
+    tap.eq(len(wait_subject(MD2, "new", subj)), 1,
+           "a message the rules do not match lands in INBOX")
+    bad = all_owned_by(MD2, PW2)
+    tap.ok(not bad, "everything under ~%s/Maildir belongs to it" % U2,
+           "\n".join(bad[:10]))
+    bad = all_owned_by(MD1, PW1)
+    tap.ok(not bad, "everything under ~%s/Maildir belongs to it" % U1,
+           "\n".join(bad[:10]))
+
+
+def t_broken_rules():
+    path = os.path.join(PW2.pw_dir, ".postern.rules")
+    put_file(PW2, path, BROKEN)
+    subj = "[lists] broken-" + TAG
+    code, _ = send(subj, "%s@%s" % (U2, SYSDOM))
+    tap.eq(code, 250, "mail accepted while ~/.postern.rules is broken")
+    tap.eq(len(wait_subject(MD2, "new", subj)), 1,
+           "it lands in INBOX (never lost)")
+    tap.ok(S.wait_log(path + ":3:"), "the error is logged as FILE:LINE (%s:3:)"
+           % path)
+    r = pt.run_cmd([pt.POSTERN, "check", "-c", S.conf], env=pt.clean_env())
+    tap.ok(r.returncode != 0 and path + ":3:" in r.stderr,
+           "postern check names it as FILE:LINE too",
+           "status %s: %s" % (r.returncode, r.stderr))
+    os.unlink(path)
+
+
+def t_refusals():
+    code, msg = rcpt_reply("root@%s" % SYSDOM)
+    tap.eq(code, 550, "root@ a system domain without an alias: 550 at RCPT")
+    code, msg = rcpt_reply("nosuch-%s@%s" % (TAG, SYSDOM))
+    tap.eq(code, 550, "an unknown account: 550 at RCPT")
+    tap.ok(msg.startswith(b"5.1.1"), "with 5.1.1", msg)
+    code, msg = rcpt_reply("%s@elsewhere.test" % U1)
+    tap.ok(code in (550, 554), "the account name at a foreign domain is "
+           "still relaying (refused)", "%s %r" % (code, msg))
+
+
+def t_root_alias():
+    subj = "root-alias-" + TAG
+    code, _ = send(subj, "root@%s" % SYSDOM2)
+    tap.eq(code, 250, "root@ a system domain with an alias is accepted")
+    tap.eq(len(wait_subject(MD1, "new", subj)), 1,
+           "and goes where the alias says (%s's INBOX)" % U1)
+
+
+def deliver_as(uid):
+    """Deliver processes of the suite running as uid."""
+    out = []
+    for pid, ppid, pgid, exe, a0 in pt.descendants(S.proc.pid):
+        if "deliver" not in (exe, a0):
+            continue
+        try:
+            ids = pt.proc_ids(pid)
+        except OSError:
+            continue
+        if ids.get("Uid", [None])[0] == uid:
+            out.append((pid, ids))
+    return out
+
+
+def t_proc_ids():
+    """Hold a delivery: the first fileinto of a new folder subscribes it,
+    reading ~/Maildir/subscriptions, here a FIFO the delivery waits on."""
+    fifo = os.path.join(MD2, "subscriptions")
+    os.unlink(fifo)
+    os.mkfifo(fifo, 0o600)
+    os.chown(fifo, PW2.pw_uid, PW2.pw_gid)
+    put_file(PW2, os.path.join(PW2.pw_dir, ".postern.rules"),
+             'if header "Subject" contains "hold" { fileinto "Held"; }\n')
+    subj = "hold-" + TAG
+    code, _ = send(subj, "%s@%s" % (U2, SYSDOM))
+    tap.eq(code, 250, "the held message is accepted")
+    try:
+        got = pt.poll(lambda: deliver_as(PW2.pw_uid), 15)
+        if not got:
+            tap.skip("the delivering process seen in /proc",
+                     "it did not wait on the FIFO (ownership checked instead)")
+        for pid, ids in got[:1]:
+            tap.eq(ids.get("Uid"), [PW2.pw_uid] * 4,
+                   "deliver (pid %d) runs with %s's uid, real/effective/saved/fs"
+                   % (pid, U2))
+            tap.eq(ids.get("Gid"), [PW2.pw_gid] * 4,
+                   "and %s's gid in all four" % U2)
+            tap.eq(sorted(ids.get("Groups", [])),
+                   sorted({PW2.pw_gid, PW1.pw_gid}),
+                   "its supplementary groups are the account's own and "
+                   "%s's, which it is a member of (initgroups)" % U1)
+    finally:
+        fd = None
+        for _ in range(100):    # the reader is there, or comes soon
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError as e:
+                if e.errno != errno.ENXIO:
+                    raise
+                time.sleep(0.05)
+        if fd is not None:
+            os.write(fd, b"Lists\n")
+            os.close(fd)
+    m = wait_subject(os.path.join(MD2, ".Held"), "new", subj)
+    tap.eq(len(m), 1, "the held message is then delivered into .Held")
+    if m:
+        st = os.stat(m[0])
+        tap.eq(st.st_uid, PW2.pw_uid, "and belongs to %s" % U2)
+
+
+def t_check():
+    r = pt.run_cmd([pt.POSTERN, "check", "-c", S.conf], env=pt.clean_env())
+    tap.ok("system_domains" not in r.stderr,
+           "postern check as root says nothing about system_domains", r.stderr)
+    r = subprocess.run(
+        [pt.POSTERN, "check", "-c", S.conf], capture_output=True, text=True,
+        timeout=20, env=pt.clean_env(), preexec_fn=pt.as_user(U1),
+        stdin=subprocess.DEVNULL)
+    tap.ok("warning: system_domains" in r.stderr,
+           "postern check as an ordinary user warns about system_domains",
+           r.stderr)
+
+
+def t_stop():
+    tap.eq(S.stop(), 0, "postern run (root) exits 0 on SIGTERM")
+
+
+def t_nonroot():
+    """DESIGN.md rule 6: started as user1, the suite delivers to user1's
+    own account only; another account gets 451 at RCPT."""
+    n = pt.Suite(extra_conf={"system_domains": SYSDOM}, name="as-" + U1)
+    pt.chown_tree(n.tree, U1)
+    n.start(user=U1)
+    subj = "nonroot-" + TAG
+    code, _ = n.send(subj, ("%s+x@%s" % (U1, SYSDOM),))
+    tap.eq(code, 250, "started as %s: mail to its own account is accepted" % U1)
+    m = wait_subject(os.path.join(MD1, ".x"), "new", subj)
+    tap.eq(len(m), 1, "and delivered into its ~/Maildir (.x)")
+    with n.smtp() as s:
+        s.ehlo()
+        s.mail("sender@remote.test")
+        code, msg = s.rcpt("%s@%s" % (U2, SYSDOM))
+    tap.eq(code, 451, "another account: 451 at RCPT (not started as root)")
+    tap.eq(n.stop(), 0, "postern run (as %s) exits 0 on SIGTERM" % U1)
+
+
+for fn in (t_plain, t_case_and_plus, t_rules, t_broken_rules, t_refusals,
+           t_root_alias, t_proc_ids, t_check, t_stop, t_nonroot):
+    tap.run(fn, timeout=90)
+del_users()
+tap.done()
