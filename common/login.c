@@ -5,9 +5,11 @@
  * (two authd connections, a socketpair), forks the login process and
  * drops to vmail_user before it reads a byte. The login process drops to
  * login_user in an empty chroot before it reads a byte from the client
- * (rules 1, 2, 4); it is the only process that ever holds the client
- * socket, and after authentication it relays bytes between the client
- * (TLS or not) and the session, as Dovecot's login processes do.
+ * (rules 1, 2, 4). After authentication over TLS it stays and relays
+ * bytes between the client and the session, as Dovecot's login processes
+ * do; without TLS it hands the client over to the session (which has had
+ * the socket since the fork but never read from it before) and exits, as
+ * Dovecot's do after a plaintext login.
  */
 #include "config.h"
 
@@ -430,6 +432,26 @@ login_handover(int sfd, char *token)
 	return n == 3 && memcmp(ans, "ok\n", 3) == 0 ? 0 : -1;
 }
 
+/*
+ * No TLS to keep up: the session takes the client itself (it has the
+ * socket from the fork, as Dovecot's imap does after a plaintext login)
+ * and this process ends. What was read ahead ("<tag>\r\n" in front of
+ * what the client pipelined, see the protocols' preauth) goes to the
+ * session first: "plain <n>\n" and the n bytes, after the output here
+ * is flushed, so that the session's replies come after it.
+ */
+static void
+login_pass(struct stream *s, int sfd)
+{
+	char hdr[32];
+	size_t n = stream_pending(s);
+
+	if (stream_flush(s) == 0 && str_fmt(hdr, sizeof(hdr), "plain %zu\n", n) > 0 &&
+	    write_all(sfd, hdr, strlen(hdr)) == 0)
+		(void)write_all(sfd, s->rbuf + s->rpos, n);
+	secure_zero(s->rbuf, sizeof(s->rbuf));
+}
+
 /* The login process: never returns. */
 static void
 login_child(int rfd, int wfd, int afd, int sfd, const struct login_settings *ls,
@@ -475,9 +497,13 @@ login_child(int rfd, int wfd, int afd, int sfd, const struct login_settings *ls,
 		_exit(0);
 	}
 	alarm(0);
+	if (!lc.tls) {
+		login_pass(&lc.s, sfd);
+		_exit(0);
+	}
 	if (ls->proto->idle_secs * 1000LL > LOGIN_IDLE_MS)
 		login_relay_idle_ms = ls->proto->idle_secs * 1000 + 60000;
-	if (stream_flush(&lc.s) == 0)
+	if (write_all(sfd, "relay\n", 6) == 0 && stream_flush(&lc.s) == 0)
 		login_proxy(&lc.s, sfd);
 	stream_close(&lc.s, 1);
 	_exit(0);
@@ -556,12 +582,78 @@ login_session_setup(const struct conf *c, int afd, const char *token,
 	return 0;
 }
 
+/* Read exactly n bytes from fd (a socketpair), each within ms. 0 or -1. */
+static int
+login_read_n(int fd, char *buf, size_t n, int ms)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		if (poll(&pfd, 1, ms) <= 0)
+			return -1;
+		if ((r = read(fd, buf + got, n - got)) <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/*
+ * After "ok": the login process either relays ("relay\n": the session
+ * talks to it on sfd and lets go of the client) or has handed the client
+ * over ("plain <n>\n" and n bytes read ahead: the session talks to the
+ * client on rfd/wfd) and exits; then it is reaped here. Sets up s. 0 or -1.
+ */
+static int
+login_takeover(struct stream *s, int sfd, int rfd, int wfd, pid_t login)
+{
+	char hdr[32], c;
+	unsigned long long n;
+	size_t len = 0;
+	int devnull;
+
+	/* The login process flushes its output to the client first: its bound. */
+	while (len < sizeof(hdr) - 1 &&
+	    login_read_n(sfd, hdr + len, 1, LOGIN_IDLE_MS) == 0 && hdr[len] != '\n')
+		len++;
+	if (len == sizeof(hdr) - 1 || hdr[len] != '\n')
+		return -1;
+	hdr[len] = '\0';
+	if (strcmp(hdr, "relay") == 0) {
+		/* Only the login process holds the client from now on. */
+		if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
+			dup2(devnull, rfd);
+			if (wfd != rfd)
+				dup2(devnull, wfd);
+			close(devnull);
+		}
+		stream_init(s, sfd, sfd, LOGIN_IDLE_MS);
+		return 0;
+	}
+	if (strncmp(hdr, "plain ", 6) != 0 ||
+	    parse_ullong(hdr + 6, 0, sizeof(s->rbuf), &n) == -1)
+		return -1;
+	stream_init(s, rfd, wfd, LOGIN_IDLE_MS);
+	if (login_read_n(sfd, s->rbuf, (size_t)n, LOGIN_AUTHD_TIMEOUT) == -1)
+		return -1;
+	s->rlen = (size_t)n;
+	/* EOF: the login process is gone; reap it now rather than at the end. */
+	if (login_read_n(sfd, &c, 1, LOGIN_AUTHD_TIMEOUT) == 0)
+		return -1;
+	while (waitpid(login, NULL, 0) == -1 && errno == EINTR)
+		;
+	return 0;
+}
+
 /* The connection process after the fork: becomes the session. */
 static void
 login_parent(int sfd, int afd, const struct priv_id *vmail,
-    const struct login_settings *ls, const char *peer)
+    const struct login_settings *ls, const char *peer, const int cfd[2], pid_t login)
 {
-	struct stream s;
+	/* Not on the stack: pages of its buffer that are never read stay untouched. */
+	static struct stream s;
 	char err[512], token[LOGIN_TOKEN_HEX + 1], addr[256];
 
 	/* Rule 1: drop before the first byte from the login process. */
@@ -578,8 +670,9 @@ login_parent(int sfd, int afd, const struct priv_id *vmail,
 	secure_zero(token, sizeof(token));
 	if (write_all(sfd, "ok\n", 3) == -1)
 		return;
+	if (login_takeover(&s, sfd, cfd[0], cfd[1], login) == -1)
+		return;
 	log_info("%s: %s login user=%s", peer, ls->proto->name, addr);
-	stream_init(&s, sfd, sfd, LOGIN_IDLE_MS);
 	ls->proto->session(&s, ls->conf, addr, peer);
 	stream_flush(&s);
 	stream_close(&s, 0);
@@ -659,48 +752,12 @@ login_close(int *fd)
 	*fd = -1;
 }
 
-/*
- * Wipe the secrets of the TLS context in the session process: each
- * certificate's private key becomes the certificate's public key (the
- * private one is freed, and OpenSSL cleanses it) and the ticket keys are
- * overwritten. SSL_CTX_free would do it too, but it walks the whole
- * context: in a process forked from the listener that copies most of the
- * heap pages shared with it and faults much of libcrypto in, about
- * 200 KiB of PSS per session. SSL_CTX_free remains the fallback.
- */
-static void
-login_forget_key(SSL_CTX *ctx)
-{
-	static const unsigned char junk[80];
-	STACK_OF(X509) *chain;
-	X509 *x;
-	int ok = 1, r;
-
-	for (r = (int)SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1 && ok;
-	    r = (int)SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
-		chain = NULL;
-		if ((x = SSL_CTX_get0_certificate(ctx)) == NULL)
-			continue;
-		if (SSL_CTX_get0_chain_certs(ctx, &chain) != 1)
-			ok = 0;
-		X509_up_ref(x);	/* it replaces itself: keep it alive meanwhile */
-		if (ok && SSL_CTX_use_cert_and_key(ctx, x, NULL, chain, 1) != 1)
-			ok = 0;
-		X509_free(x);
-	}
-	if (SSL_CTX_set_tlsext_ticket_keys(ctx, (void *)junk, sizeof(junk)) != 1)
-		ok = 0;
-	ERR_clear_error();
-	if (!ok)
-		SSL_CTX_free(ctx);
-}
-
 void
 login_connection(int rfd, int wfd, const struct login_settings *ls)
 {
 	struct priv_id vmail;
 	char peer[64];
-	int afd_login, afd_parent, sp[2], devnull;
+	int afd_login, afd_parent, sp[2], cfd[2];
 	pid_t pid, me = getpid();
 
 	listen_peer_addr(rfd, peer, sizeof(peer));
@@ -729,16 +786,10 @@ login_connection(int rfd, int wfd, const struct login_settings *ls)
 	close(sp[1]);
 	close(afd_login);
 	/* The session needs no TLS key: only the login process keeps one. */
-	if (ls->tls_ctx != NULL)
-		login_forget_key(ls->tls_ctx);
-	/* Only the login process holds the client from now on. */
-	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
-		dup2(devnull, rfd);
-		if (wfd != rfd)
-			dup2(devnull, wfd);
-		close(devnull);
-	}
-	login_parent(sp[0], afd_parent, &vmail, ls, peer);
+	login_forget_tls(ls->tls_ctx);
+	cfd[0] = rfd;
+	cfd[1] = wfd;
+	login_parent(sp[0], afd_parent, &vmail, ls, peer, cfd, pid);
 	close(sp[0]);
 	close(afd_parent);
 	while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)

@@ -11,13 +11,15 @@
  *   Runs the protocol's pre-auth dialogue (greeting, CAPA, STLS/STARTTLS
  *   or implicit TLS, AUTH) against the client and authd. On success it
  *   sends the one-use authd token (never a user name, which it could
- *   forge) over the socketpair, then stays as the proxy between the
- *   client (TLS or not) and the session.
+ *   forge) over the socketpair, then, with TLS, stays as the proxy
+ *   between the client and the session; without TLS it passes what it
+ *   read ahead to the session, which takes the client socket, and exits.
  *
  *   SESSION (the connection process, now vmail_user): redeems the token
  *   with authd for the user's address, chdirs to
  *   mail_root/<domain>/<local>/Maildir (made if missing) and runs the
- *   protocol's session on the socketpair.
+ *   protocol's session on the socketpair (TLS: through the login
+ *   process) or on the client socket (no TLS).
  *
  * Not root: the same processes, no uid change and no chroot (rule 6).
  *
@@ -66,8 +68,8 @@ struct login_proto {
 	void		(*session_failed)(struct login_conn *);
 	/*
 	 * The session, as the mail owner, with the user's Maildir as cwd; s
-	 * reaches the client through the login proxy. Answers the command
-	 * that authenticated first.
+	 * reaches the client through the login proxy (TLS) or directly.
+	 * Answers the command that authenticated first.
 	 */
 	void		(*session)(struct stream *s, const struct conf *,
 			    const char *address, const char *peer);
@@ -102,6 +104,12 @@ struct login_daemon {
 int login_daemon_main(int argc, char **argv, const struct login_daemon *);
 
 /*
+ * In a session process: forget the TLS secrets of ctx (NULL: none) that
+ * it inherited from the listener; only the login process keeps them.
+ */
+void login_forget_tls(SSL_CTX *);
+
+/*
  * Start-up check, as root when started as root: the accounts exist and
  * $state_dir/empty is there (made 0755 if absent). 0 or -1 with err.
  */
@@ -109,7 +117,8 @@ int login_setup(const struct conf *, char *err, size_t errlen);
 /*
  * One client on rfd/wfd (a socket, or inetd's 0 and 1). Returns when done;
  * the calling process is then the finished session and should exit. It
- * has freed ls->tls_ctx (the session keeps no TLS key).
+ * has wiped ls->tls_ctx's secrets (the session keeps no TLS key): it must
+ * not use that context any more.
  */
 void login_connection(int rfd, int wfd, const struct login_settings *);
 

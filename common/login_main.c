@@ -8,11 +8,20 @@
  * tcpserver). The listening process keeps the privileges it was started
  * with but never reads from the network: it only accepts and forks, and
  * login_connection splits each connection (DESIGN.md rules 2 and 4).
+ *
+ * The TLS secrets (private keys, the ticket keys) are loaded into
+ * OpenSSL's secure heap, one mapping of its own: a session process, which
+ * must not keep them, drops that mapping's pages (they read as zeros)
+ * without calling into libcrypto, whose walk over the context would copy
+ * heap pages shared with the listener and fault libcrypto's code in
+ * (login_forget_tls).
  */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +33,15 @@
 #include "login.h"
 #include "tls.h"
 #include "util.h"
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#define LOGIN_KEYHEAP	(64 * 1024)	/* OpenSSL's secure heap (a power of 2) */
+#define LOGIN_KEYHEAP_MIN 16
+
+/* The secure heap's mapping, found after the keys were loaded; NULL: unknown. */
+static void *login_keyheap;
 
 struct login_main_ctx {
 	struct login_settings		 ls;
@@ -59,6 +77,37 @@ login_main_serve(int conn, const struct listen_fd *l, void *arg)
 	close(conn);
 }
 
+/*
+ * Where is OpenSSL's secure heap? The mapping of /proc/self/maps that
+ * holds a block of it, when it is exactly the heap (guard pages on both
+ * sides keep it a mapping of its own). NULL when not found.
+ */
+static void *
+login_keyheap_find(void)
+{
+	char line[512], *end;
+	uintptr_t a, b, at;
+	void *p, *found = NULL;
+	FILE *f;
+
+	if (!CRYPTO_secure_malloc_initialized() || (p = OPENSSL_secure_malloc(1)) == NULL)
+		return NULL;
+	at = (uintptr_t)p;
+	if (CRYPTO_secure_allocated(p) && (f = fopen("/proc/self/maps", "re")) != NULL) {
+		while (found == NULL && fgets(line, sizeof(line), f) != NULL) {
+			a = (uintptr_t)strtoull(line, &end, 16);
+			if (*end != '-')
+				continue;
+			b = (uintptr_t)strtoull(end + 1, NULL, 16);
+			if (a <= at && at < b && b - a == LOGIN_KEYHEAP)
+				found = (void *)a;
+		}
+		fclose(f);
+	}
+	OPENSSL_secure_free(p);
+	return found;
+}
+
 static SSL_CTX *
 login_main_tls(const struct conf *c)
 {
@@ -67,9 +116,62 @@ login_main_tls(const struct conf *c)
 
 	if (c->tls_cert[0] == '\0' || c->tls_key[0] == '\0')
 		return NULL;
+	/* Before any key is read; without it the keys are forgotten the slow way. */
+	if (CRYPTO_secure_malloc_init(LOGIN_KEYHEAP, LOGIN_KEYHEAP_MIN) == 0)
+		log_warn("no OpenSSL secure heap");
 	if ((ctx = tls_server_ctx(c->tls_cert, c->tls_key, err, sizeof(err))) == NULL)
 		fatal("%s", err);
+	login_keyheap = login_keyheap_find();
+	ERR_clear_error();
 	return ctx;
+}
+
+/*
+ * The slow way: each certificate's private key becomes the certificate's
+ * public key (the private one is freed, and OpenSSL cleanses it) and the
+ * ticket keys are overwritten; SSL_CTX_free is the fallback.
+ */
+static void
+login_forget_key(SSL_CTX *ctx)
+{
+	static const unsigned char junk[80];
+	STACK_OF(X509) *chain;
+	X509 *x;
+	int ok = 1, r;
+
+	for (r = (int)SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); r == 1 && ok;
+	    r = (int)SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+		chain = NULL;
+		if ((x = SSL_CTX_get0_certificate(ctx)) == NULL)
+			continue;
+		if (SSL_CTX_get0_chain_certs(ctx, &chain) != 1)
+			ok = 0;
+		X509_up_ref(x);	/* it replaces itself: keep it alive meanwhile */
+		if (ok && SSL_CTX_use_cert_and_key(ctx, x, NULL, chain, 1) != 1)
+			ok = 0;
+		X509_free(x);
+	}
+	if (SSL_CTX_set_tlsext_ticket_keys(ctx, (void *)junk, sizeof(junk)) != 1)
+		ok = 0;
+	ERR_clear_error();
+	if (!ok)
+		SSL_CTX_free(ctx);
+}
+
+void
+login_forget_tls(SSL_CTX *ctx)
+{
+	if (ctx == NULL)
+		return;
+	/*
+	 * Private anonymous pages, not locked in a forked child: dropped,
+	 * they read as zeros. Nothing in this process frees into that heap
+	 * afterwards (no TLS here; OpenSSL's exit handler is off, see below).
+	 */
+	if (login_keyheap != NULL &&
+	    madvise(login_keyheap, LOGIN_KEYHEAP, MADV_DONTNEED) == 0)
+		return;
+	login_forget_key(ctx);
 }
 
 int
@@ -82,6 +184,11 @@ login_daemon_main(int argc, char **argv, const struct login_daemon *d)
 	char err[4096], ident[64];
 	int ch, n;
 
+	/*
+	 * No OpenSSL clean-up at exit: a session's exit would free into the
+	 * secure heap it dropped (login_forget_tls). The kernel frees it all.
+	 */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 	x.d = d;
 	while ((ch = getopt(argc, argv, "c:s")) != -1) {
 		switch (ch) {

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,15 @@
 void
 stream_init(struct stream *s, int rfd, int wfd, int timeout_ms)
 {
-	memset(s, 0, sizeof(*s));
+	/*
+	 * All but rbuf, which is read only below rlen: pages of it that no
+	 * read reaches are never touched (a stream on the stack or in .bss
+	 * of a forked process then costs no private memory for them).
+	 */
+	_Static_assert(offsetof(struct stream, rpos) - offsetof(struct stream, rbuf) -
+	    STREAM_RBUF < sizeof(size_t), "rbuf is followed by rpos");
+	memset(s, 0, offsetof(struct stream, rbuf));
+	memset(&s->rpos, 0, sizeof(*s) - offsetof(struct stream, rpos));
 	s->rfd = rfd;
 	s->wfd = wfd;
 	s->timeout_ms = timeout_ms;

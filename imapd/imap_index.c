@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,33 @@ index_header(struct store_index *ix, const unsigned char *b, size_t len,
 	return 0;
 }
 
+/* Is record i (r, in ix->r) one that index_save can have written? */
+static int
+index_rec_ok(const struct store_index *ix, const struct index_rec *r, uint64_t i)
+{
+	return !(r->uid == 0 || r->uid >= ix->h.uidnext ||
+	    (i > 0 && r->uid <= r[-1].uid) ||
+	    (r->flags & ~INDEX_FLAGS) != 0 || r->modseq == 0 ||
+	    r->modseq > ix->h.highestmodseq || r->pad != 0);
+}
+
+/* The records as struct index_rec, in place: the file's layout is the struct's. */
+_Static_assert(sizeof(struct index_rec) == INDEX_RECLEN &&
+    offsetof(struct index_rec, pad) == 12 && offsetof(struct index_rec, modseq) == 16 &&
+    offsetof(struct index_rec, size) == 24 &&
+    offsetof(struct index_rec, internaldate) == 32, "index_rec is the record");
+
+/* Check buf and its header into ix; the record count in *count. 0 or -1. */
+static int
+index_check(struct store_index *ix, const unsigned char *b, size_t len, uint64_t *count)
+{
+	memset(ix, 0, sizeof(*ix));
+	if (index_header(ix, b, len, count) == -1 ||
+	    get64(b + len - 8) != index_sum(b, len - 8))
+		return -1;
+	return 0;
+}
+
 int
 index_parse(struct store_index *ix, const void *buf, size_t len)
 {
@@ -99,9 +127,7 @@ index_parse(struct store_index *ix, const void *buf, size_t len)
 	uint64_t count, i;
 	struct index_rec *r;
 
-	memset(ix, 0, sizeof(*ix));
-	if (index_header(ix, b, len, &count) == -1 ||
-	    get64(b + len - 8) != index_sum(b, len - 8))
+	if (index_check(ix, b, len, &count) == -1)
 		return -1;
 	ix->r = xcalloc(count ? (size_t)count : 1, sizeof(*ix->r));
 	for (i = 0; i < count; i++) {
@@ -110,13 +136,11 @@ index_parse(struct store_index *ix, const void *buf, size_t len)
 		r->uid = get32(p);
 		r->flags = get32(p + 4);
 		r->keywords = get32(p + 8);
+		r->pad = get32(p + 12);
 		r->modseq = get64(p + 16);
 		r->size = get64(p + 24);
 		r->internaldate = (int64_t)get64(p + 32);
-		if (r->uid == 0 || r->uid >= ix->h.uidnext ||
-		    (i > 0 && r->uid <= ix->r[i - 1].uid) ||
-		    (r->flags & ~INDEX_FLAGS) != 0 || r->modseq == 0 ||
-		    r->modseq > ix->h.highestmodseq || get32(p + 12) != 0) {
+		if (!index_rec_ok(ix, r, i)) {
 			index_free(ix);
 			return -1;
 		}
@@ -125,10 +149,39 @@ index_parse(struct store_index *ix, const void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * index_parse on a mapping of the file (page-aligned, so the records at
+ * offset INDEX_HDRLEN are aligned): the records are used where they are,
+ * not copied, and ix keeps the mapping until index_free.
+ */
+static int
+index_parse_map(struct store_index *ix, void *map, size_t len)
+{
+	uint64_t count, i;
+	struct index_rec *r;
+
+	if (index_check(ix, map, len, &count) == -1)
+		return -1;
+	r = (struct index_rec *)(void *)((unsigned char *)map + INDEX_HDRLEN);
+	for (i = 0; i < count; i++)
+		if (!index_rec_ok(ix, &r[i], i)) {
+			memset(ix, 0, sizeof(*ix));
+			return -1;
+		}
+	ix->r = r;
+	ix->n = (size_t)count;
+	ix->map = map;
+	ix->maplen = len;
+	return 0;
+}
+
 void
 index_free(struct store_index *ix)
 {
-	free(ix->r);
+	if (ix->map != NULL)
+		munmap(ix->map, ix->maplen);
+	else
+		free(ix->r);
 	memset(ix, 0, sizeof(*ix));
 }
 
@@ -155,8 +208,8 @@ index_load(struct store_index *ix, const char *dir)
 	close(fd);
 	if (map == MAP_FAILED)
 		return -1;
-	rv = index_parse(ix, map, (size_t)st.st_size);
-	munmap(map, (size_t)st.st_size);
+	if ((rv = index_parse_map(ix, map, (size_t)st.st_size)) == -1)
+		munmap(map, (size_t)st.st_size);
 	return rv;
 }
 

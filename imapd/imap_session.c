@@ -9,14 +9,17 @@
  *
  * Runs in the session process as the mail owner (vmail_user when started
  * as root; DESIGN.md rule 4) with the user's Maildir as cwd. The client
- * is reached through the login process, which relays (and does TLS).
+ * is reached through the login process, which relays (and does TLS), or
+ * directly after a login without TLS.
  */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <errno.h>
 #include <malloc.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,6 +351,36 @@ imap_session_refused(struct imap_session *sess, struct imap_cmd *cmd, int rr,
 }
 
 /*
+ * The stack pages below this frame: deeper calls (the login handover,
+ * SELECT, APPEND's copy buffers) left them dirty, and an idle session
+ * needs none of them (they read as zeros when next used). The bounds
+ * come from the [stack] line of /proc/self/maps; the page below the one
+ * this frame starts in stays, for this frame and the calls made from here.
+ */
+static void __attribute__((noinline))
+imap_session_trim_stack(void)
+{
+	uintptr_t top = ((uintptr_t)__builtin_frame_address(0) & ~(uintptr_t)4095) -
+	    4096, lo = 0, hi;
+	char line[256], *end;
+	FILE *f;
+
+	if ((f = fopen("/proc/self/maps", "re")) == NULL)
+		return;
+	while (lo == 0 && fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, "[stack]") == NULL)
+			continue;
+		lo = (uintptr_t)strtoull(line, &end, 16);
+		hi = *end == '-' ? (uintptr_t)strtoull(end + 1, NULL, 16) : 0;
+		if (top <= lo || top >= hi)
+			lo = 1;	/* not on the main stack: leave it */
+	}
+	fclose(f);
+	if (lo > 1)
+		(void)madvise((void *)lo, top - lo, MADV_DONTNEED);
+}
+
+/*
  * Between commands: when the client says nothing for a moment, the
  * session is probably idle for long (IDLE, a phone in a pocket), so the
  * output buffer and malloc's free pages go back to the kernel. Most of a
@@ -370,6 +403,7 @@ imap_session_quiet(struct imap_session *sess)
 	}
 	strbuf_free(&sess->out);
 	strbuf_init(&sess->out, IMAP_UNTAGGED_MAX);
+	imap_session_trim_stack();
 	malloc_trim(0);
 }
 

@@ -7,12 +7,14 @@
  * imap_index.c (cache).
  *
  * A sync skips the readdir when neither new/ nor cur/ changed its mtime
- * since the last pass, and the last pass was more than a second after
- * those mtimes (file system timestamps are coarse: a change in the same
- * tick as the stat would otherwise go unseen). By the same rule an open
- * needs no readdir at all when the index was written after a pass whose
- * mtimes still hold (store_open_cached): the uidlist is read once and the
- * names are made from its keys and the index's flags.
+ * since the last pass, and the last pass read those mtimes well after
+ * they were set (file system timestamps are coarse: a change in the same
+ * tick as the stat would otherwise go unseen; mtime_settled: 50 ms with
+ * nanosecond timestamps, 2 s without). By the same rule, in whole
+ * seconds, an open needs no readdir at all when the index was written
+ * after a pass whose mtimes still hold (store_open_cached): the uidlist
+ * is read once and the names are made from its keys and the index's
+ * flags.
  */
 #include "config.h"
 
@@ -20,9 +22,11 @@
 #include <sys/stat.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "imap_store_int.h"
@@ -179,6 +183,21 @@ ts_eq(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
+/*
+ * Was the directory time m, read at the clock's at, old enough then that
+ * any later change must give another one? File times come from a coarse
+ * clock that lags by up to a tick (1-10 ms): 50 ms of slack. A file
+ * system whose times have no nanoseconds (ext3, vfat: 1 or 2 s) gets 2 s.
+ */
+static int
+mtime_settled(const struct timespec *m, const struct timespec *at)
+{
+	int64_t age = ((int64_t)at->tv_sec - (int64_t)m->tv_sec) * 1000000000 +
+	    (at->tv_nsec - m->tv_nsec);
+
+	return age > (m->tv_nsec != 0 ? 50000000 : 2000000000);
+}
+
 /* Nothing can have changed since the last pass (see the top). */
 static int
 folder_unchanged(struct imap_folder *f)
@@ -190,7 +209,7 @@ folder_unchanged(struct imap_folder *f)
 	    scan_mtimes(f->dir, &nm, &cm) == -1)
 		return 0;
 	return ts_eq(&nm, &p->new_mtime) && ts_eq(&cm, &p->cur_mtime) &&
-	    nm.tv_sec + 1 < p->scanned_at && cm.tv_sec + 1 < p->scanned_at;
+	    mtime_settled(&nm, &p->scan_start) && mtime_settled(&cm, &p->scan_start);
 }
 
 int

@@ -165,6 +165,8 @@ struct store_index {
 	struct index_hdr	 h;
 	struct index_rec	*r;
 	size_t			 n;
+	void			*map;		/* r points into this mapping of the file, or NULL */
+	size_t			 maplen;
 };
 int index_parse(struct store_index *, const void *buf, size_t len);
 /* Read dir's index; -1 (and an empty index) when missing, broken or foreign. */
@@ -184,6 +186,11 @@ struct store_arena {
 };
 void store_name_release(struct imap_folder *, char *name);
 char *store_arena_alloc(struct store_arena **, size_t *n, size_t len);
+/* A block with room for len bytes, faulted in, when the last one lacks it. */
+void store_arena_reserve(struct store_arena **, size_t *n, size_t len);
+/* Fault in the pages of a range about to be written whole (when large). */
+#define STORE_POPULATE_MIN	(64 * 1024)
+void store_populate(void *, size_t);
 void store_arenas_free(struct store_arena *, size_t n);
 
 /* imap_store_scan.c: one pass over new/ and cur/. */
@@ -200,6 +207,7 @@ struct scan {
 	struct store_arena *arenas;	/* the names */
 	size_t		 narenas;
 	struct timespec	 new_mtime, cur_mtime;
+	struct timespec	 started;	/* the clock when the mtimes were read */
 };
 /* Append the entries of dir/new then dir/cur. 0 or -1 with err. */
 int scan_dir(struct scan *, const char *dir, char *err, size_t errlen);
@@ -223,7 +231,8 @@ struct store_priv {
 	int			 dirty;		/* index to write */
 	int			 costly;	/* sizes were read from files: write it soon */
 	struct timespec		 new_mtime, cur_mtime;	/* at the last full scan */
-	time_t			 scanned_at;
+	time_t			 scanned_at;	/* started.tv_sec of that scan */
+	struct timespec		 scan_start;	/* its started */
 	struct timespec		 kw_mtime;
 	/* expunges done by imap_folder_expunge, reported by the next sync */
 	uint32_t		*pend_seq, *pend_uid;

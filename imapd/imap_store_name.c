@@ -194,6 +194,7 @@ store_keymap_init(struct store_keymap *m, size_t n)
 		size *= 2;
 	m->slot = xcalloc(size, sizeof(*m->slot));
 	m->mask = size - 1;
+	store_populate(m->slot, size * sizeof(*m->slot));	/* hit all over */
 }
 
 void

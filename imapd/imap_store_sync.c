@@ -198,6 +198,7 @@ sync_reserve(struct imap_folder *f, size_t n)
 		return;
 	f->cap = f->n + n;
 	f->msgs = xreallocarray(f->msgs, f->cap, sizeof(*f->msgs));
+	store_populate(f->msgs + f->n, n * sizeof(*f->msgs));
 }
 
 static void
@@ -513,7 +514,8 @@ store_sync(struct imap_folder *f, struct store_index *ix, struct imap_changes *c
 	if (rv == 0) {
 		c.p->new_mtime = c.sc.new_mtime;
 		c.p->cur_mtime = c.sc.cur_mtime;
-		c.p->scanned_at = time(NULL);
+		c.p->scan_start = c.sc.started;
+		c.p->scanned_at = c.sc.started.tv_sec;
 		if (ix != NULL)
 			c.p->dirty = !sync_index_current(&c) ||
 			    sync_index_settles(&c, c.p->scanned_at);
@@ -534,10 +536,14 @@ cached_build(struct imap_folder *f, const struct store_index *ix)
 	const struct uidlist *ul = &p->ul;
 	const struct index_rec *r;
 	struct imap_msg *m;
-	size_t i, j = 0;
+	size_t i, j = 0, need;
 	char *name;
 
 	sync_reserve(f, ix->n);
+	/* one block for all the names (ul's keys are at most their lengths) */
+	for (i = need = 0; i < ul->n; i++)
+		need += STORE_NAME_LEN(ul->e[i].keylen);
+	store_arena_reserve(&p->arenas, &p->narenas, need ? need : 1);
 	for (i = 0; i < ix->n; i++) {
 		r = &ix->r[i];
 		while (j < ul->n && ul->e[j].uid < r->uid)
@@ -609,5 +615,7 @@ store_open_cached(struct imap_folder *f, const struct store_index *ix,
 	p->new_mtime = nm;
 	p->cur_mtime = cm;
 	p->scanned_at = (time_t)ix->h.scan_sec;
+	p->scan_start.tv_sec = p->scanned_at;
+	p->scan_start.tv_nsec = 0;
 	return 1;
 }

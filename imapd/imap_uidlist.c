@@ -103,6 +103,13 @@ uidlist_parse(struct uidlist *ul, const char *buf, size_t len)
 	memset(ul, 0, sizeof(*ul));
 	if (ul_header(ul, &p, e) == -1)
 		return -1;
+	/* one entry a line: the array at its size at once */
+	for (k = p; k < e && (k = memchr(k, '\n', (size_t)(e - k))) != NULL; k++)
+		ul->cap++;
+	if (ul->cap > STORE_MAXMSGS)
+		ul->cap = STORE_MAXMSGS;
+	ul->e = xreallocarray(NULL, ul->cap ? ul->cap : 1, sizeof(*ul->e));
+	store_populate(ul->e, ul->cap * sizeof(*ul->e));
 	while (p < e) {
 		if ((nl = memchr(p, '\n', (size_t)(e - p))) == NULL)
 			goto bad;	/* a torn line: never written by us */

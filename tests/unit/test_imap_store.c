@@ -4,7 +4,8 @@
  * a fresh mkdtemp Maildir as cwd: UIDs for delivered files, flag renames,
  * two sessions on one folder, pop3d-style removals, the uidlist surviving
  * the loss or corruption of the index, APPEND/COPY with their UIDs,
- * keywords, folders, subscriptions, STATUS and quota.
+ * keywords, folders, subscriptions, STATUS and quota, and a directory
+ * read in hash ranges by several threads.
  *
  * With POSTERN_STORE_BENCH=1 in the environment it also times a cold
  * open of a 20,000-message folder (not part of make check).
@@ -610,6 +611,60 @@ now_s(void)
 	return tv.tv_sec + tv.tv_usec / 1e6;
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * A directory large enough to be read in hash ranges by several threads
+ * (on ext4; elsewhere in one pass): every file exactly once, new/ first.
+ */
+static void
+test_scan_ranges(void **state)
+{
+	enum { N = 12000 };
+	struct imap_folder f;
+	struct scan sc;
+	struct stat st;
+	char path[512], **names;
+	size_t i;
+	int fd;
+
+	(void)state;
+	for (i = 0; i < N; i++) {
+		str_fmt(path, sizeof(path), "cur/%zu.M%zuP4242Q%zu.a-rather-long-host-name."
+		    "example.test,S=1000,W=1020:2,%s", 1600000000 + i, i, i, i % 3 ? "S" : "");
+		fd = open(path, O_WRONLY | O_CREAT, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	deliver(".", "Subject: a\n\nnew\n", NULL, 0);
+	assert_int_equal(stat("cur", &st), 0);
+	printf("# cur/ is %lld bytes\n", (long long)st.st_size);
+	memset(&sc, 0, sizeof(sc));
+	assert_int_equal(scan_dir(&sc, ".", err, sizeof(err)), 0);
+	assert_int_equal(sc.ncur, 1);
+	assert_int_equal(sc.n, N + 1);
+	assert_memory_equal(sc.e[0].name, "new/", 4);
+	names = xcalloc(sc.n, sizeof(*names));
+	for (i = 0; i < sc.n; i++) {
+		names[i] = sc.e[i].name;
+		assert_int_equal(sc.e[i].keylen, store_name_keylen(sc.e[i].name + 4));
+	}
+	qsort(names, sc.n, sizeof(*names), cmp_str);
+	for (i = 1; i < sc.n; i++)
+		assert_true(strcmp(names[i - 1], names[i]) != 0);
+	free(names);
+	scan_free(&sc);
+	assert_int_equal(imap_folder_open(&f, "INBOX", 0, err, sizeof(err)), 0);
+	assert_int_equal(f.n, N + 1);
+	for (i = 1; i < f.n; i++)
+		assert_true(f.msgs[i - 1].uid < f.msgs[i].uid);
+	imap_folder_close(&f);
+}
+
 /* POSTERN_STORE_BENCH=1: time the cold open of 20,000 messages in cur/. */
 static void
 test_bench(void **state)
@@ -664,6 +719,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_status_cached, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_cached, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_twins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_ranges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bench, setup, teardown),
 	};
 
