@@ -256,14 +256,17 @@ qfile_size(const struct qfile_writer *w)
 static void
 qfile_wake(void)
 {
-	int fd = open(QFILE_WAKE, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	static int fd = -1;	/* kept: one open(2) per worker, not per message */
 
-	if (fd == -1)
-		return;
-	if (write(fd, "w", 1) == -1) {
-		/* EAGAIN: the FIFO is full, so qmgr is awake anyway. */
+	if (fd == -1 &&
+	    (fd = open(QFILE_WAKE, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return;		/* ENXIO: no qmgr reading; it scans when it starts */
+	if (write(fd, "w", 1) == -1 && errno != EAGAIN) {
+		/* EPIPE: qmgr went away; open again next time. EAGAIN: the
+		 * FIFO is full, so qmgr is awake anyway. */
+		close(fd);
+		fd = -1;
 	}
-	close(fd);
 }
 
 /*
@@ -273,6 +276,26 @@ qfile_wake(void)
  * Only after fsync(incoming/) do we return 0 and the caller says 250.
  */
 /* Commit into dir (incoming, or hold for a content check's HOLD). */
+/*
+ * fsync(dir) through gcommit, on a descriptor opened once per process for
+ * each of incoming/ and hold/ (the queue directory never moves under a
+ * running daemon; the master makes it before any writer starts).
+ */
+static int
+qfile_fsync_dir(const char *dir)
+{
+	static int fd_incoming = -1, fd_hold = -1;
+	int *fd = strcmp(dir, "incoming") == 0 ? &fd_incoming :
+	    strcmp(dir, "hold") == 0 ? &fd_hold : NULL;
+
+	if (fd == NULL)
+		return gcommit_fsync_dir(dir);
+	if (*fd == -1 &&
+	    (*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	return gcommit_fsync_fd(*fd);
+}
+
 static int
 qfile_commit_dir(struct qfile_writer *w, const char *dir)
 {
@@ -283,9 +306,14 @@ qfile_commit_dir(struct qfile_writer *w, const char *dir)
 		errno = EINVAL;
 		return -1;
 	}
-	if (qfile_flush(w) == -1)
+	if (str_fmt(digits, sizeof(digits), "%0*llu", SIZE_DIGITS, w->size) == -1)
 		goto fail;
-	if (str_fmt(digits, sizeof(digits), "%0*llu", SIZE_DIGITS, w->size) == -1 ||
+	if (w->size_off >= w->flushed) {
+		/* Still in the buffer (most messages): one write(2) for the file. */
+		memcpy(w->buf + (w->size_off - w->flushed), digits, SIZE_DIGITS);
+		if (qfile_flush(w) == -1)
+			goto fail;
+	} else if (qfile_flush(w) == -1 ||
 	    pwrite(w->fd, digits, SIZE_DIGITS, w->size_off) != SIZE_DIGITS)
 		goto fail;
 	if (fsync(w->fd) == -1)
@@ -301,7 +329,7 @@ qfile_commit_dir(struct qfile_writer *w, const char *dir)
 		goto fail;
 	}
 	w->fd = -1;
-	if (gcommit_fsync_dir(dir) == -1) {	/* shared by concurrent workers */
+	if (qfile_fsync_dir(dir) == -1) {	/* shared by concurrent workers */
 		/* Not durable: take it back so the client's retry is the only copy. */
 		e = errno;
 		unlink(dst);
