@@ -224,13 +224,16 @@ lp_worker(struct lp *p, pid_t parent)
 /* ---- the parent ---- */
 
 static volatile sig_atomic_t lp_got_term, lp_got_hup;
+static volatile sig_atomic_t lp_got_chld = 1;	/* reap once at start */
 
 static void
 lp_on_signal(int sig)
 {
 	if (sig == SIGHUP)
 		lp_got_hup = 1;
-	else if (sig != SIGCHLD)
+	else if (sig == SIGCHLD)
+		lp_got_chld = 1;
+	else
 		lp_got_term = 1;
 }
 
@@ -292,7 +295,9 @@ lp_read_status(struct lp *p)
 	ssize_t n;
 	size_t i;
 
-	while ((n = read(p->st[0], m, sizeof(m))) > 0) {
+	/* A short read emptied the pipe: no second read(2) just for EAGAIN. */
+	for (n = (ssize_t)sizeof(m); n == (ssize_t)sizeof(m) &&
+	    (n = read(p->st[0], m, sizeof(m))) > 0; ) {
 		if (n % (ssize_t)sizeof(m[0]) != 0)
 			log_err("pool: a short status message (%zd bytes)", n);
 		for (i = 0; i < (size_t)n / sizeof(m[0]); i++) {
@@ -317,6 +322,10 @@ lp_reap(struct lp *p)
 	pid_t pid;
 	int status, code;
 
+	/* Signals are blocked but inside ppoll(): SIGCHLD sets the flag there. */
+	if (!lp_got_chld)
+		return;
+	lp_got_chld = 0;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if ((w = lp_find(p, pid)) == NULL)
 			continue;
@@ -522,6 +531,7 @@ listen_pool_serve(const struct listen_fd *fds, size_t nfds,
 	sigaddset(&block, SIGHUP);
 	sigprocmask(SIG_BLOCK, &block, &p.oldmask);
 	lp_got_term = lp_got_hup = 0;
+	lp_got_chld = 1;
 	lp_signals(lp_on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	/* Workers that lose the race for a connection get EAGAIN, not a hang. */
