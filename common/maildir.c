@@ -1,10 +1,12 @@
 /*
- * maildir: Maildir delivery, run by the deliver child after it has dropped
- * to the virtual-mail user (or as the invoking user when not root). The
- * protocol is qmail's maildir_child: write a uniquely named file in tmp/,
- * fsync it, link it into new/ (never overwriting), unlink tmp/, fsync new/.
- * A crash before the link leaves only a tmp/ file (cleaned by readers
- * after 36 hours); after the new/ fsync the message is safe.
+ * maildir: Maildir delivery, run by a deliver worker after it has dropped
+ * to the virtual-mail user (or to a system account, or as the invoking
+ * user when not root). The protocol is qmail's maildir_child: write a
+ * uniquely named file in tmp/, fsync it, move it into new/ never
+ * overwriting (renameat2 RENAME_NOREPLACE, else link + unlink), fsync
+ * new/ (shared with concurrent workers: gcommit). A crash before the move
+ * leaves only a tmp/ file (cleaned by readers after 36 hours); after the
+ * new/ fsync the message is safe.
  */
 #include "config.h"
 
@@ -220,7 +222,15 @@ maildir_publish(const char *tmp, const char *dst, const char *path, char *err,
 {
 	char newdir[PATH_MAX];
 
-	if (link(tmp, dst) == 0)
+	/*
+	 * The Maildir protocol's link()+unlink(), in one step where the file
+	 * system can: a rename that never replaces an existing name.
+	 */
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) == 0)
+		;
+	else if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+		return maildir_fail(errno, "rename", dst, err, errlen);
+	else if (link(tmp, dst) == 0)
 		unlink(tmp);
 	else if ((errno == EPERM || errno == ENOTSUP || errno == EXDEV) &&
 	    access(dst, F_OK) == -1 && errno == ENOENT) {
