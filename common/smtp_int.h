@@ -80,6 +80,7 @@ struct smtp_session {
 	int		 bdat_failed;	/* a chunk was refused; discard until LAST/RSET */
 	struct checks_scan *cs;		/* content checks of this message; NULL: none */
 
+	/* Buffers last: smtp_server_run() zeroes only what comes before them. */
 	char		 line[SMTP_AUTH_LINE + 1];
 	char		 out[SMTP_DATA_BUF + 1];
 };

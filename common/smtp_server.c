@@ -15,6 +15,7 @@
 #include <sys/statvfs.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -633,8 +634,17 @@ void
 smtp_server_run(const struct smtp_policy *pol, int rfd, int wfd,
     const char *client_addr)
 {
-	struct smtp_session *s = xcalloc(1, sizeof(*s));
+	struct smtp_session *s = xmalloc(sizeof(*s));
+	size_t from = offsetof(struct smtp_session, st) + sizeof(s->st);
 
+	/*
+	 * Zero the fields, not the buffers: the stream's 16 KiB read buffer
+	 * (stream_init leaves it alone) and the 20 KiB of line buffers stay
+	 * untouched pages until a client fills them, so an idle connection's
+	 * worker stays small (issue 12: PSS per idle connection).
+	 */
+	memset(s, 0, offsetof(struct smtp_session, st));
+	memset((char *)s + from, 0, offsetof(struct smtp_session, line) - from);
 	s->pol = pol;
 	s->state = SMTP_S_INIT;
 	strbuf_init(&s->hdr, SMTP_HDR_MAX);
