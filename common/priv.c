@@ -68,8 +68,8 @@ priv_lookup_group(const char *group, gid_t *out, char *err, size_t errlen)
 }
 
 /* As root: become id for good, and prove it. 0 or -1. */
-static int
-priv_switch(const struct priv_id *id, char *err, size_t errlen)
+int
+priv_become(const struct priv_id *id, int all_groups, char *err, size_t errlen)
 {
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg;
@@ -79,7 +79,8 @@ priv_switch(const struct priv_id *id, char *err, size_t errlen)
 		    id->name);
 		return -1;
 	}
-	if (setgroups(1, &id->gid) == -1 ||
+	if ((all_groups ? initgroups(id->name, id->gid) :
+	    setgroups(1, &id->gid)) == -1 ||
 	    setresgid(id->gid, id->gid, id->gid) == -1 ||
 	    setresuid(id->uid, id->uid, id->uid) == -1) {
 		str_fmt(err, errlen, "cannot become '%s': %s", id->name, strerror(errno));
@@ -115,5 +116,5 @@ priv_drop(const struct priv_id *id, const char *dir, int do_chroot,
 			return -1;
 		}
 	}
-	return priv_switch(id, err, errlen);
+	return priv_become(id, 0, err, errlen);
 }

@@ -26,5 +26,12 @@ int priv_lookup_group(const char *group, gid_t *out, char *err, size_t errlen);
  */
 int priv_drop(const struct priv_id *id, const char *dir, int do_chroot,
     char *err, size_t errlen);
+/*
+ * As root: become id for good (uid 0 refused), with only its own group or,
+ * all_groups, with every group /etc/group gives it (initgroups), and check
+ * that root cannot be regained. 0 or -1 with err.
+ */
+int priv_become(const struct priv_id *id, int all_groups, char *err,
+    size_t errlen);
 
 #endif

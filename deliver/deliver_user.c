@@ -137,28 +137,15 @@ du_account(uid_t uid, gid_t gid, struct du_acct *a, char *err, size_t errlen)
 static int
 du_switch(const struct du_acct *a, char *err, size_t errlen)
 {
-	uid_t ru, eu, su;
-	gid_t rg, eg, sg;
+	struct priv_id id;
 
-	if (initgroups(a->name, a->gid) == -1 ||
-	    setresgid(a->gid, a->gid, a->gid) == -1 ||
-	    setresuid(a->uid, a->uid, a->uid) == -1) {
-		str_fmt(err, errlen, "cannot become '%s': %s", a->name,
-		    strerror(errno));
+	id.uid = a->uid;
+	id.gid = a->gid;
+	if (str_copy(id.name, a->name, sizeof(id.name)) == -1) {
+		str_fmt(err, errlen, "account name too long");
 		return -1;
 	}
-	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1 ||
-	    ru != a->uid || eu != a->uid || su != a->uid ||
-	    rg != a->gid || eg != a->gid || sg != a->gid) {
-		str_fmt(err, errlen, "the drop to '%s' did not take", a->name);
-		return -1;
-	}
-	if (setuid(0) != -1 || setegid(0) != -1) {
-		str_fmt(err, errlen, "root could be regained after the drop to '%s'",
-		    a->name);
-		return -1;
-	}
-	return 0;
+	return priv_become(&id, 1, err, errlen);
 }
 
 /*
