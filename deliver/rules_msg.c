@@ -36,7 +36,9 @@ decode_words(char *v, size_t n, size_t *len)
 		return v;
 	}
 	free(v);
-	out = xstrndup(b.data, b.len);
+	out = xmalloc(b.len + 1);	/* not xstrndup: a decoded word may hold a NUL */
+	memcpy(out, b.data, b.len);
+	out[b.len] = '\0';
 	*len = b.len;
 	strbuf_free(&b);
 	return out;

@@ -54,7 +54,11 @@ text_walk(const struct imap_mime *m, const struct imap_mime_part *p,
 
 		if (out->len > 0 && strbuf_putc(out, '\n') == -1)
 			return -1;
-		if (mime_hdr_decode(m->buf + c->hdr_off, c->hdr_len, out) == -1)
+		/* Raw 8-bit bytes and unknown charsets stay as written: made
+		 * valid UTF-8 (U+FFFD), as the text parts are. */
+		strbuf_reset(tmp);
+		if (mime_hdr_decode(m->buf + c->hdr_off, c->hdr_len, tmp) == -1 ||
+		    mime_utf8_copy(tmp->data != NULL ? tmp->data : "", tmp->len, out) == -1)
 			return -1;
 	}
 	for (i = 0; i < p->nchildren; i++)

@@ -29,7 +29,14 @@ include tests/unit/authprefix.mk
 include tests/integration/authuser.mk
 include tests/integration/sysuser.mk
 
-## Fuzz targets (libFuzzer; built by hand, see tests/fuzz/README.md) and
-## the integration tests added by later fragments ship in the tarball too.
-EXTRA_DIST += tests/fuzz/README.md tests/fuzz/fuzz_address.c tests/fuzz/fuzz_aliases.c \
-	tests/fuzz/fuzz_qfile.c tests/fuzz/fuzz_smtp.c
+## Fuzz targets (libFuzzer), the campaign that builds and runs them, their
+## seeds and committed corpora (tests/fuzz/README.md; CI runs every target
+## over its corpus). The imapd targets and fuzz_dsn are in their fragments.
+EXTRA_DIST += tests/fuzz/README.md tests/fuzz/campaign tests/fuzz/seeds tests/fuzz/.gitignore \
+	tests/fuzz/standalone_main.c tests/fuzz/corpus tests/fuzz/regress \
+	tests/fuzz/fuzz_address.c tests/fuzz/fuzz_addrlist.c tests/fuzz/fuzz_agent.c \
+	tests/fuzz/fuzz_aliases.c tests/fuzz/fuzz_auth_cmd.c tests/fuzz/fuzz_authclient.c \
+	tests/fuzz/fuzz_checks.c tests/fuzz/fuzz_maildrop.c tests/fuzz/fuzz_msgfix.c \
+	tests/fuzz/fuzz_pop3.c tests/fuzz/fuzz_qfile.c tests/fuzz/fuzz_rules.c \
+	tests/fuzz/fuzz_sender_map.c tests/fuzz/fuzz_smtp.c tests/fuzz/fuzz_smtp_maps.c \
+	tests/fuzz/fuzz_smtp_reply.c

@@ -615,6 +615,20 @@ test_text_utf8(void **state)
 	msg_close(&g);
 }
 
+/* Found by fuzz_imap_mime: an attached message's header with raw 8-bit
+ * bytes (a base64 "header", Latin-1) gave SEARCH text that was not UTF-8. */
+static void
+test_text_utf8_raw_header(void **state)
+{
+	struct msg g;
+
+	(void)state;
+	msg_open(&g, "Content-Type: message/rfc822\n\nSubject: caf\xe9 \x8b\n\nx\n");
+	assert_int_equal(imap_mime_text_utf8(&g.m, &g.out), 0);
+	assert_non_null(strstr(g.out.data, "Subject: caf\xef\xbf\xbd \xef\xbf\xbd\r\n"));
+	msg_close(&g);
+}
+
 static void
 test_hdr_get(void **state)
 {
@@ -733,6 +747,7 @@ main(void)
 		cmocka_unit_test(test_dates),
 		cmocka_unit_test(test_decode),
 		cmocka_unit_test(test_text_utf8),
+		cmocka_unit_test(test_text_utf8_raw_header),
 		cmocka_unit_test(test_hdr_get),
 		cmocka_unit_test(test_rfc2231),
 		cmocka_unit_test(test_limits),

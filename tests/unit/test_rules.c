@@ -465,6 +465,32 @@ test_msg(void **state)
 	rules_msg_free(&m);
 }
 
+/* Found by fuzz_rules: a decoded word holding a NUL (=00) made the value
+ * shorter than its length, and "contains" read past it. */
+static void
+test_msg_nul(void **state)
+{
+	static const char h[] = "Subject: =?utf-8?q?a=00bcdefgh?=\r\n\r\n";
+	static const char text[] = "if header \"Subject\" contains \"FGH\" { fileinto \"Yes\"; }\n";
+	char err[512] = "";
+	struct rules *r = rules_parse(text, strlen(text), "rules", err, sizeof(err));
+	struct rules_result res;
+	struct rules_msg m;
+
+	(void)state;
+	assert_non_null(r);
+	rules_msg_init(&m, h, sizeof(h) - 1, "", "", 0);
+	assert_int_equal(m.nf, 1);
+	assert_int_equal(m.f[0].vlen, 9);
+	assert_memory_equal(m.f[0].value, "a\0bcdefgh", 10);
+	rules_result_init(&res);
+	rules_eval(r, &m, &res);
+	assert_int_equal(res.nfolder, 1);
+	rules_result_free(&res);
+	rules_msg_free(&m);
+	rules_free(r);
+}
+
 static void
 test_folder_names(void **state)
 {
@@ -574,6 +600,7 @@ main(void)
 		cmocka_unit_test(test_header_limits),
 		cmocka_unit_test(test_regex_budget),
 		cmocka_unit_test(test_msg),
+		cmocka_unit_test(test_msg_nul),
 		cmocka_unit_test(test_folder_names),
 		cmocka_unit_test(test_folder_make),
 		cmocka_unit_test(test_load),
