@@ -19,7 +19,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/postern-deb.XXXXXX")
 mkdir "$work/postern"
 # (A tracked file deleted in the work tree is left out, not an error.)
 (cd "$src" && git ls-files -co --exclude-standard | while IFS= read -r f; do
-	[ -e "$f" ] && printf '%s\0' "$f"; done | xargs -0 tar cf - --no-recursion) |
+	[ -e "$f" ] && printf '%s\0' "$f"; done | tar cf - --no-recursion --null -T -) |
 	(cd "$work/postern" && tar xf -)
 cd "$work/postern"
 echo "=== dpkg-buildpackage -us -uc -b (in $work/postern)"
