@@ -984,3 +984,15 @@ def alive(pids):
         if st[st.rfind(b")") + 2:][:1] != b"Z":
             out.append(pid)
     return out
+
+
+def greets(port):
+    """Does an SMTP server on port answer with a 220 greeting? (for poll)"""
+    try:
+        r = Raw(port, timeout=3)
+        code, _ = r.greeting()
+        r.cmd("QUIT")
+        r.close()
+        return code == 220
+    except OSError:
+        return False

@@ -147,14 +147,7 @@ def t_user():
            and "cli3@example.test" in r.stdout, "user del removed both", r.stdout)
 
 
-def greets(port):
-    try:
-        r = pt.Raw(port, timeout=2)
-        code, _ = r.greeting()
-        r.close()
-        return code == 220
-    except OSError:
-        return False
+greets = pt.greets
 
 
 def t_run_status_reload_stop():

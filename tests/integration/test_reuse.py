@@ -58,15 +58,7 @@ def make_suite():
     return s
 
 
-def greets(port):
-    try:
-        r = pt.Raw(port, timeout=3)
-        code, _ = r.greeting()
-        r.cmd("QUIT")
-        r.close()
-        return code == 220
-    except OSError:
-        return False
+greets = pt.greets
 
 
 try:

@@ -57,14 +57,7 @@ def make_suite():
     return s
 
 
-def greets(port):
-    try:
-        r = pt.Raw(port, timeout=3)
-        code, _ = r.greeting()
-        r.close()
-        return code == 220
-    except OSError:
-        return False
+greets = pt.greets
 
 
 def sub(port=P587):
