@@ -147,33 +147,6 @@ mime_decode_body(const char *enc, const char *s, size_t len, struct strbuf *out)
 	return -2;
 }
 
-static int
-put_utf8(struct strbuf *out, uint32_t c)
-{
-	char b[4];
-
-	if (c < 0x80) {
-		b[0] = (char)c;
-		return strbuf_append(out, b, 1);
-	}
-	if (c < 0x800) {
-		b[0] = (char)(0xc0 | c >> 6);
-		b[1] = (char)(0x80 | (c & 0x3f));
-		return strbuf_append(out, b, 2);
-	}
-	if (c < 0x10000) {
-		b[0] = (char)(0xe0 | c >> 12);
-		b[1] = (char)(0x80 | (c >> 6 & 0x3f));
-		b[2] = (char)(0x80 | (c & 0x3f));
-		return strbuf_append(out, b, 3);
-	}
-	b[0] = (char)(0xf0 | c >> 18);
-	b[1] = (char)(0x80 | (c >> 12 & 0x3f));
-	b[2] = (char)(0x80 | (c >> 6 & 0x3f));
-	b[3] = (char)(0x80 | (c & 0x3f));
-	return strbuf_append(out, b, 4);
-}
-
 /* Length of the valid UTF-8 sequence at s (RFC 3629 4), 0 when invalid. */
 static size_t
 utf8_seq(const unsigned char *s, size_t len)
@@ -219,7 +192,7 @@ mime_utf8_copy(const char *s, size_t len, struct strbuf *out)
 		if (strbuf_append(out, s + start, i - start) == -1)
 			return -1;
 		if (i < len) {
-			if (put_utf8(out, 0xfffd) == -1)
+			if (strbuf_put_utf8(out, 0xfffd) == -1)
 				return -1;
 			i++;
 		}
@@ -281,7 +254,7 @@ table_conv(enum cs k, const char *s, size_t len, struct strbuf *out)
 			c = latin9(c);
 		else if (k == CS_CP1252 && c >= 0x80 && c < 0xa0 && cp1252[c - 0x80])
 			c = cp1252[c - 0x80];
-		if (put_utf8(out, c) == -1)
+		if (strbuf_put_utf8(out, c) == -1)
 			return -1;
 	}
 	return 0;
@@ -309,7 +282,7 @@ iconv_conv(const char *cs, const char *s, size_t len, struct strbuf *out)
 		else if (r == (size_t)-1 && errno == E2BIG)
 			continue;
 		else if (r == (size_t)-1 && inl > 0) {	/* EILSEQ, EINVAL */
-			rc = put_utf8(out, 0xfffd);
+			rc = strbuf_put_utf8(out, 0xfffd);
 			in++;
 			inl--;
 		}

@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct strbuf {
 	char	*data;
@@ -24,6 +25,8 @@ void strbuf_reset(struct strbuf *);
 int strbuf_append(struct strbuf *, const void *, size_t);
 int strbuf_puts(struct strbuf *, const char *);
 int strbuf_putc(struct strbuf *, char);
+/* A Unicode code point, UTF-8 encoded. */
+int strbuf_put_utf8(struct strbuf *, uint32_t cp);
 int strbuf_printf(struct strbuf *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int strbuf_vprintf(struct strbuf *, const char *fmt, va_list);

@@ -41,31 +41,7 @@ b64val(unsigned char c)
 static int
 put_utf8(struct strbuf *out, uint32_t cp)
 {
-	char b[4];
-	size_t n;
-
-	if (out == NULL)
-		return 0;
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | (cp >> 18));
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return strbuf_append(out, b, n);
+	return out == NULL ? 0 : strbuf_put_utf8(out, cp);
 }
 
 /* One UTF-16 unit of a shifted run; *hs holds a pending high surrogate. */
