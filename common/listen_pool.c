@@ -7,10 +7,23 @@
  * Each worker runs the daemon's init hook once (deliver: the drop to
  * vmail_user), then serves connections one after another: it waits on
  * the inherited listeners with its own epoll set (EPOLLEXCLUSIVE: one
- * worker wakes per connection), accepts, says "busy" on the status pipe,
- * serves, closes, says "idle", and exits after max_use connections or
- * when the parent retires it (idle for max_idle seconds while another
+ * worker wakes per connection), accepts, marks itself busy on the board,
+ * serves, closes, marks itself idle, and exits after max_use connections
+ * or when the parent retires it (idle for max_idle seconds while another
  * worker is idle too, or SIGTERM/SIGHUP).
+ *
+ * The board: one slot per worker (state, idle since, served at all) in
+ * memory shared with the parent (MAP_SHARED, made before the first
+ * fork), so that a connection costs the parent nothing: a worker writes
+ * to the status pipe only when it took the last idle slot while a slot
+ * is free (the parent then forks a spare) or closed its listeners. Each worker stores its own
+ * state before it reads the others' (sequentially consistent), so of two
+ * workers that take the last two idle slots at once at least one sees no
+ * idle slot left and tells. The parent reads the board when it counts,
+ * and wakes every max_idle/4 (at least 250 ms) while more than one
+ * worker is idle, to retire those idle too long. A worker can only make
+ * its parent fork (up to max_children) or retire workers early: nothing
+ * on the board is trusted beyond that.
  *
  * Stopping: a worker told to stop (SIGTERM, SIGHUP, SIGINT, or its
  * parent's death) closes its listeners at once, in the signal handler,
@@ -24,6 +37,7 @@
 #include "config.h"
 
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -47,6 +61,15 @@
 #define LP_EXIT_FATAL	76	/* a listener is not an open socket */
 
 enum lp_state { LP_IDLE = 1, LP_BUSY = 2, LP_CLOSED = 3 };
+#define LP_TICK_MIN_MS	250	/* the parent's idle check: max_idle/4, at least this */
+
+/* A worker's slot on the board (shared memory), read with __atomic loads. */
+struct lp_slot {
+	int32_t	 state;		/* enum lp_state: LP_IDLE or LP_BUSY */
+	int32_t	 used;		/* served at least one connection */
+	int64_t	 since;		/* ms: idle since */
+	int32_t	 live;		/* a worker holds the slot (set by the parent) */
+};
 
 struct lp_msg {
 	int32_t	 pid;
@@ -55,11 +78,8 @@ struct lp_msg {
 
 struct lp_worker {
 	pid_t	 pid;		/* 0: free slot */
-	int	 busy;
 	int	 stopping;	/* told to exit */
 	int	 closed;	/* said its listeners are closed */
-	int	 used;		/* served at least one connection */
-	int64_t	 since;		/* ms: idle since */
 };
 
 struct lp {
@@ -67,6 +87,7 @@ struct lp {
 	size_t			 nfds;
 	const struct listen_pool *cfg;
 	struct lp_worker	*w;
+	struct lp_slot		*board;		/* max slots, shared with the workers */
 	unsigned		 max;
 	int			 st[2];		/* status pipe: read, write */
 	int64_t			 throttle;	/* no spawn before this (ms) */
@@ -81,6 +102,7 @@ static int lp_w_fds[LISTEN_MAXFDS];
 static size_t lp_w_nfds;
 static int lp_w_ep = -1;
 static int lp_w_status = -1;
+static struct lp_slot *lp_w_slot;	/* this worker's slot on the board */
 
 static void
 lp_tell(int state)
@@ -195,9 +217,36 @@ lp_w_accept(struct lp *p, size_t *which)
 	return -1;
 }
 
+/* Busy: tell the parent only when no other worker is idle (a spare is due). */
+static void
+lp_w_busy(const struct lp *p)
+{
+	unsigned i, live = 0;
+
+	__atomic_store_n(&lp_w_slot->used, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&lp_w_slot->state, LP_BUSY, __ATOMIC_SEQ_CST);
+	for (i = 0; i < p->max; i++) {
+		if (!__atomic_load_n(&p->board[i].live, __ATOMIC_SEQ_CST))
+			continue;
+		live++;
+		if (&p->board[i] != lp_w_slot &&
+		    __atomic_load_n(&p->board[i].state, __ATOMIC_SEQ_CST) == LP_IDLE)
+			return;
+	}
+	if (live < p->max)	/* all slots taken: no spare could be forked */
+		lp_tell(LP_BUSY);
+}
+
+static void
+lp_w_idle(void)
+{
+	__atomic_store_n(&lp_w_slot->since, now_ms(), __ATOMIC_SEQ_CST);
+	__atomic_store_n(&lp_w_slot->state, LP_IDLE, __ATOMIC_SEQ_CST);
+}
+
 /* A worker: never returns. */
 static void __attribute__((noreturn))
-lp_worker(struct lp *p, pid_t parent)
+lp_worker(struct lp *p, pid_t parent, unsigned slot)
 {
 	const struct listen_pool *c = p->cfg;
 	struct listen_fd l;
@@ -205,18 +254,19 @@ lp_worker(struct lp *p, pid_t parent)
 	size_t which;
 	int conn;
 
+	lp_w_slot = &p->board[slot];
 	lp_w_setup(p, parent);
 	while (!lp_w_stop && (c->max_use == 0 || served < c->max_use)) {
 		if ((conn = lp_w_accept(p, &which)) == -1)
 			continue;
-		lp_tell(LP_BUSY);
+		lp_w_busy(p);
 		served++;
 		l = p->fds[which];
 		l.fd = -1;	/* serve() has no business with the listener */
 		c->serve(conn, &l, c->arg);
 		close(conn);
 		if (!lp_w_stop && (c->max_use == 0 || served < c->max_use))
-			lp_tell(LP_IDLE);
+			lp_w_idle();
 	}
 	_exit(0);
 }
@@ -248,6 +298,13 @@ lp_find(struct lp *p, pid_t pid)
 	return NULL;
 }
 
+static int
+lp_idle(const struct lp *p, unsigned i)
+{
+	return p->w[i].pid > 0 && !p->w[i].stopping &&
+	    __atomic_load_n(&p->board[i].state, __ATOMIC_SEQ_CST) == LP_IDLE;
+}
+
 static void
 lp_count(const struct lp *p, unsigned *total, unsigned *idle)
 {
@@ -258,7 +315,7 @@ lp_count(const struct lp *p, unsigned *total, unsigned *idle)
 		if (p->w[i].pid <= 0)
 			continue;
 		(*total)++;
-		if (!p->w[i].busy && !p->w[i].stopping)
+		if (lp_idle(p, i))
 			(*idle)++;
 	}
 }
@@ -274,16 +331,20 @@ lp_spawn(struct lp *p)
 		;
 	if (i == p->max)
 		return;
+	p->board[i].used = 0;
+	p->board[i].since = now_ms();
+	__atomic_store_n(&p->board[i].state, LP_IDLE, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&p->board[i].live, 1, __ATOMIC_SEQ_CST);
 	if ((pid = fork()) == -1) {
 		log_warn("fork: %s", strerror(errno));
 		p->throttle = now_ms() + 100;
+		__atomic_store_n(&p->board[i].live, 0, __ATOMIC_SEQ_CST);
 		return;
 	}
 	if (pid == 0)
-		lp_worker(p, parent);
+		lp_worker(p, parent, i);
 	memset(&p->w[i], 0, sizeof(p->w[i]));
 	p->w[i].pid = pid;
-	p->w[i].since = now_ms();
 }
 
 /* Read every status message waiting on the pipe. */
@@ -303,14 +364,9 @@ lp_read_status(struct lp *p)
 		for (i = 0; i < (size_t)n / sizeof(m[0]); i++) {
 			if ((w = lp_find(p, (pid_t)m[i].pid)) == NULL)
 				continue;	/* already reaped */
-			if (m[i].state == LP_BUSY) {
-				w->busy = w->used = 1;
-			} else if (m[i].state == LP_IDLE) {
-				w->busy = 0;
-				w->since = now_ms();
-			} else if (m[i].state == LP_CLOSED) {
+			/* LP_BUSY only wakes us: the board says who is busy */
+			if (m[i].state == LP_CLOSED)
 				w->closed = w->stopping = 1;
-			}
 		}
 	}
 }
@@ -332,7 +388,8 @@ lp_reap(struct lp *p)
 		code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
 		if (code == LP_EXIT_FATAL) {
 			p->fatal = 1;
-		} else if (code != 0 && !w->used) {
+		} else if (code != 0 &&
+		    !__atomic_load_n(&p->board[w - p->w].used, __ATOMIC_SEQ_CST)) {
 			/* init failed (or worse): do not fork in a loop */
 			log_warn("pool: worker %ld failed to start (status %d); "
 			    "waiting %d ms", (long)pid, code, LP_THROTTLE_MS);
@@ -343,6 +400,8 @@ lp_reap(struct lp *p)
 			log_warn("pool: worker %ld died of signal %d", (long)pid,
 			    WTERMSIG(status));
 		}
+		__atomic_store_n(&p->board[w - p->w].live, 0, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&p->board[w - p->w].state, LP_BUSY, __ATOMIC_SEQ_CST);
 		memset(w, 0, sizeof(*w));
 	}
 }
@@ -363,12 +422,13 @@ lp_stop_all(struct lp *p)
 
 /*
  * Retire workers idle for max_idle while another is idle too. Returns
- * the ms until the next one may be due (-1: none).
+ * the ms until the next check (-1: none): workers go idle without a word,
+ * so while more than one worker lives the parent looks every max_idle/4.
  */
 static int64_t
 lp_expire(struct lp *p)
 {
-	int64_t now = now_ms(), lim, next = -1, left;
+	int64_t now = now_ms(), lim, next = -1, left, tick;
 	unsigned i, total, idle;
 
 	if (p->cfg->max_idle == 0)
@@ -377,9 +437,10 @@ lp_expire(struct lp *p)
 	lp_count(p, &total, &idle);
 	for (i = 0; i < p->max && idle > 1; i++) {
 		struct lp_worker *w = &p->w[i];
-		if (w->pid <= 0 || w->busy || w->stopping)
+		if (!lp_idle(p, i))
 			continue;
-		if ((left = w->since + lim - now) <= 0) {
+		left = __atomic_load_n(&p->board[i].since, __ATOMIC_SEQ_CST) + lim - now;
+		if (left <= 0) {
 			w->stopping = 1;
 			kill(w->pid, SIGTERM);
 			idle--;
@@ -387,7 +448,10 @@ lp_expire(struct lp *p)
 			next = left;
 		}
 	}
-	return idle > 1 ? next : -1;
+	if (total < 2)
+		return -1;	/* one worker: never retired; it tells when busy */
+	tick = lim / 4 > LP_TICK_MIN_MS ? lim / 4 : LP_TICK_MIN_MS;
+	return idle > 1 && next != -1 && next < tick ? next : tick;
 }
 
 /* Keep one idle worker, within max_children. Returns ms to wait (-1: none). */
@@ -524,6 +588,15 @@ listen_pool_serve(const struct listen_fd *fds, size_t nfds,
 	}
 	fd_set_nonblock(p.st[0], 1);
 	p.w = xcalloc(p.max, sizeof(*p.w));
+	p.board = mmap(NULL, p.max * sizeof(*p.board), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p.board == MAP_FAILED) {
+		log_err("pool: mmap: %s", strerror(errno));
+		close(p.st[0]);
+		close(p.st[1]);
+		free(p.w);
+		return -1;
+	}
 	sigemptyset(&block);
 	sigaddset(&block, SIGCHLD);
 	sigaddset(&block, SIGTERM);
@@ -543,6 +616,7 @@ listen_pool_serve(const struct listen_fd *fds, size_t nfds,
 	sigprocmask(SIG_SETMASK, &p.oldmask, NULL);
 	close(p.st[0]);
 	close(p.st[1]);
+	munmap(p.board, p.max * sizeof(*p.board));
 	free(p.w);
 	return r;
 }

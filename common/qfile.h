@@ -59,6 +59,7 @@ struct qfile_writer {
 	off_t	flushed;		/* bytes already written to fd */
 	int	have_sender;
 	size_t	nrcpt;
+	int	defer_wake;		/* set by the caller: commit does not wake qmgr */
 };
 
 /* Make a unique queue id ([0-9A-Z], QID_LEN chars). */
@@ -88,6 +89,12 @@ unsigned long long qfile_size(const struct qfile_writer *);
  * the temporary file is removed).
  */
 int qfile_commit(struct qfile_writer *);
+/*
+ * With w->defer_wake set (after qfile_create), qfile_commit does not wake
+ * qmgr: the caller answers its client first, then calls qfile_wake(), so
+ * that qmgr's work never stands between the fsync and the 250.
+ */
+void qfile_wake(void);
 /* The same, into hold/ (a content check's HOLD): as durable, qmgr not woken. */
 int qfile_commit_hold(struct qfile_writer *);
 void qfile_abort(struct qfile_writer *);

@@ -253,7 +253,7 @@ qfile_size(const struct qfile_writer *w)
 }
 
 /* Best effort: one byte into the FIFO wakes qmgr (no reader: ENXIO). */
-static void
+void
 qfile_wake(void)
 {
 	static int fd = -1;	/* kept: one open(2) per worker, not per message */
@@ -338,7 +338,7 @@ qfile_commit_dir(struct qfile_writer *w, const char *dir)
 	}
 	free(w->buf);
 	w->buf = NULL;
-	if (strcmp(dir, "incoming") == 0)
+	if (strcmp(dir, "incoming") == 0 && !w->defer_wake)
 		qfile_wake();	/* qmgr never looks into hold/ by itself */
 	return 0;
 fail:

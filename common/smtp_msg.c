@@ -138,6 +138,7 @@ smtp_msg_begin(struct smtp_session *s)
 		errno = e;
 		return -1;
 	}
+	s->qf.defer_wake = 1;	/* smtp_msg_commit wakes qmgr after the reply */
 	s->qf_open = 1;
 	if (smtp_msg_envelope(s) == -1 || qfile_begin_data(&s->qf) == -1 ||
 	    smtp_msg_received(s) == -1) {
@@ -266,6 +267,19 @@ smtp_msg_verdict(struct smtp_session *s, enum checks_action v, const char *text)
 	return 1;
 }
 
+/*
+ * The reply to a committed message goes out first (unless pipelined
+ * commands wait, RFC 2920 3.1), then qmgr is woken: its work never
+ * stands between the fsync and the 250 (issue 12).
+ */
+static void
+smtp_msg_wake(struct smtp_session *s)
+{
+	if (stream_pending(&s->st) == 0)
+		(void)stream_flush(&s->st);
+	qfile_wake();
+}
+
 /* Commit (into hold/ for a HOLD) and only then answer 250. */
 static void
 smtp_msg_commit(struct smtp_session *s)
@@ -296,9 +310,12 @@ smtp_msg_commit(struct smtp_session *s)
 	} else if (s->pol->committed != NULL &&
 	    s->pol->committed(s, s->qf.qid, &s->hook_reply, s->pol->arg) == -1) {
 		smtp_send_reply(s, &s->hook_reply);
+		smtp_msg_wake(s);
 		return;
 	}
 	smtp_send(s, 250, "2.0.0", "Ok: queued as %s", s->qf.qid);
+	if (v != CHECKS_HOLD)
+		smtp_msg_wake(s);
 }
 
 /* The end of the content: refuse, or commit and only then answer 250. */

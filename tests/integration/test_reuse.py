@@ -139,15 +139,31 @@ def check_chroot(pid, who):
 
 # ---------------------------------------------------------------- tests
 
+def switches(pid):
+    """Context switches of a process so far (voluntary + involuntary)."""
+    with open("/proc/%d/status" % pid) as f:
+        return sum(int(line.split()[1]) for line in f
+                   if line.split(":")[0].endswith("ctxt_switches"))
+
+
 def t_smtpd_reuse():
     n = 20
     before = len(S.maildir_messages(ALICE))
     pids, codes = [], []
+    parent = parent_and_workers("smtpd")[0]
+    sw0 = switches(parent[0]) if parent else 0
     for i in range(n):
         pid, (code, _) = session_pid("smtpd", lambda: S.send("reuse-%d" % i))
         pids.append(pid)
         codes.append(code)
     tap.ok(all(c == 250 for c in codes), "%d SMTP sessions in a row: all 250" % n, codes)
+    if parent:
+        # Workers mark busy/idle on the shared board; the parent wakes for
+        # a spare, a worker's exit (max_use) or its max_idle/4 tick only.
+        sw = switches(parent[0]) - sw0
+        tap.diag("smtpd parent: %d context switches over %d sessions" % (sw, n))
+        tap.ok(sw < n, "the smtpd parent is not woken for every session "
+               "(%d context switches for %d sessions)" % (sw, n))
     tap.ok(None not in pids, "each session's smtpd pid is in the log", pids)
     counts = collections.Counter(p for p in pids if p is not None)
     tap.diag("smtpd workers per session: %s" % dict(counts))
