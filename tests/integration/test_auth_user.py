@@ -19,6 +19,7 @@ address).
 """
 import os
 import pwd
+import re
 import smtplib
 import socket
 import ssl
@@ -64,9 +65,14 @@ def suite_procs():
 
 
 def ready():
+    """Every daemon runs, and authd and lookupd have said they are ready
+    (which they say only after dropping to auth_user)."""
     names = {n for _p, n in suite_procs()}
+    log = S.log_text()
     return all(n in names for n in ("authd", "lookupd", "qmgr", "smtpd",
-                                    "submitd", "pop3d", "imapd"))
+                                    "submitd", "pop3d", "imapd")) and \
+        re.search(r"postern/authd\[\d+\]: authd ready", log) is not None and \
+        re.search(r"postern/lookupd\[\d+\]: ready", log) is not None
 
 
 def t_processes():
