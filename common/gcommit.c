@@ -1,7 +1,7 @@
 /*
- * gcommit: group commit of directory fsyncs (or of syncfs) between the
- * worker processes of one daemon. The parent maps one small shared
- * region before it forks (gcommit_init); a worker that has just renamed a queue file into
+ * gcommit: group commit of directory fsyncs between the worker processes
+ * of one daemon. The parent maps one small shared region before it forks
+ * (gcommit_init); a worker that has just renamed a queue file into
  * incoming/ (smtpd, submitd: as mail_owner, chrooted) or linked a message
  * into a Maildir's new/ (deliver: as vmail_user) registers a request on
  * that directory's slot and either runs the fsync itself or waits for the
@@ -13,13 +13,6 @@
  * fsync covers it. A caller returns 0 only when a fsync whose target is
  * at least its number returned 0. A failing fsync serves nobody: the
  * waiters see their number still open and fsync again themselves.
- *
- * sync_method = syncfs: one more slot per file system (ino 0, which no
- * directory has), whose sync is syncfs(2) of any descriptor on it; the
- * files' own commits (gcommit_file) and the directories' go through it,
- * so one syncfs serves every file and rename registered before it began.
- * syncfs reports a writeback error of any file of the file system since
- * the syncer's descriptor was opened: the commit then fails, as safe.
  *
  * Crashes: the mutex is robust (a worker killed inside it hands it on
  * with EOWNERDEAD), and a waiter whose syncer process is gone takes over.
@@ -234,6 +227,18 @@ gc_commit(int fd, int whole)
 	return r;
 }
 
+int
+gcommit_fsync_fd(int fd)
+{
+	return gc_commit(fd, 0);
+}
+
+int
+gcommit_syncfs_fd(int fd)
+{
+	return gc_commit(fd, 1);
+}
+
 void
 gcommit_set_syncfs(int on)
 {
@@ -260,6 +265,20 @@ gcommit_dir(const char *path)
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return -1;
 	r = gcommit_dir_fd(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+int
+gcommit_fsync_dir(const char *path)
+{
+	int fd, r, e;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	r = gcommit_fsync_fd(fd);
 	e = errno;
 	close(fd);
 	errno = e;

@@ -42,20 +42,72 @@ setup(void **state)
 	return 0;
 }
 
-/*
- * One worker: create (with content), commit the file, rename it into dir,
- * commit dir; exit 0 only if all did. syncfs: sync_method = syncfs.
- */
+/* One worker: create, rename into dir, commit; exit 0 only if all did. */
 static void
-worker(int w, int rounds, int syncfs)
+worker(int w, int rounds)
 {
 	char tmp[128], fin[128];
 	int i, fd;
 
-	gcommit_set_syncfs(syncfs);
 	for (i = 0; i < rounds; i++) {
 		if (str_fmt(tmp, sizeof(tmp), "%s/.t%d.%d", dir, w, i) == -1 ||
 		    str_fmt(fin, sizeof(fin), "%s/m%d.%d", dir, w, i) == -1)
+			_exit(2);
+		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1)
+			_exit(3);
+		close(fd);
+		if (rename(tmp, fin) == -1 || gcommit_fsync_dir(dir) == -1)
+			_exit(4);
+	}
+	_exit(0);
+}
+
+static pid_t
+spawn(int w, int rounds)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		worker(w, rounds);
+	return pid;
+}
+
+static void
+test_concurrent(void **state)
+{
+	unsigned long syncs0, commits0, syncs, commits;
+	pid_t pid[WORKERS];
+	int i, st;
+
+	(void)state;
+	gcommit_stats(&syncs0, &commits0);
+	for (i = 0; i < WORKERS; i++)
+		pid[i] = spawn(i, ROUNDS);
+	for (i = 0; i < WORKERS; i++) {
+		assert_int_equal(waitpid(pid[i], &st, 0), pid[i]);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+	gcommit_stats(&syncs, &commits);
+	assert_int_equal(commits - commits0, WORKERS * ROUNDS);
+	assert_true(syncs - syncs0 >= 1);
+	assert_true(syncs - syncs0 <= commits - commits0);
+	print_message("# %d commits with %lu fsyncs\n", WORKERS * ROUNDS,
+	    syncs - syncs0);
+}
+
+/* sync_method = syncfs: a file with content, gcommit_file, rename, gcommit_dir. */
+static void
+worker_syncfs(int w, int rounds)
+{
+	char tmp[128], fin[128];
+	int i, fd;
+
+	gcommit_set_syncfs(1);
+	for (i = 0; i < rounds; i++) {
+		if (str_fmt(tmp, sizeof(tmp), "%s/.s%d.%d", dir, w, i) == -1 ||
+		    str_fmt(fin, sizeof(fin), "%s/s%d.%d", dir, w, i) == -1)
 			_exit(2);
 		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1)
 			_exit(3);
@@ -68,53 +120,6 @@ worker(int w, int rounds, int syncfs)
 	_exit(0);
 }
 
-static pid_t
-spawn(int w, int rounds, int syncfs)
-{
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0)
-		worker(w, rounds, syncfs);
-	return pid;
-}
-
-/*
- * WORKERS processes commit ROUNDS messages each at once: every commit is
- * counted (2 a message with syncfs: the file's joins the group too) and
- * the syncs are at most the commits.
- */
-static void
-run_workers(int first, int syncfs)
-{
-	unsigned long syncs0, commits0, syncs, commits;
-	unsigned long want = (unsigned long)(syncfs ? 2 : 1) * WORKERS * ROUNDS;
-	pid_t pid[WORKERS];
-	int i, st;
-
-	gcommit_stats(&syncs0, &commits0);
-	for (i = 0; i < WORKERS; i++)
-		pid[i] = spawn(first + i, ROUNDS, syncfs);
-	for (i = 0; i < WORKERS; i++) {
-		assert_int_equal(waitpid(pid[i], &st, 0), pid[i]);
-		assert_true(WIFEXITED(st));
-		assert_int_equal(WEXITSTATUS(st), 0);
-	}
-	gcommit_stats(&syncs, &commits);
-	assert_int_equal(commits - commits0, want);
-	assert_true(syncs - syncs0 >= 1);
-	assert_true(syncs - syncs0 <= commits - commits0);
-	print_message("# %lu commits with %lu %s\n", want, syncs - syncs0,
-	    syncfs ? "syncfs" : "fsyncs");
-}
-
-static void
-test_concurrent(void **state)
-{
-	(void)state;
-	run_workers(0, 0);
-}
-
 /*
  * With syncfs, the file's commit joins the group too (in fsync mode it
  * is a plain fsync and not counted): 2 commits per message, all shared
@@ -124,23 +129,44 @@ static void
 test_syncfs(void **state)
 {
 	unsigned long syncs0, commits0, syncs, commits;
-	char f[128];
-	int fd;
+	pid_t pid[WORKERS];
+	int i, st;
 
 	(void)state;
-	run_workers(50, 1);
-	/* this process never set it: a file commit is still a plain fsync */
-	assert_int_not_equal(str_fmt(f, sizeof(f), "%s/plain", dir), -1);
-	assert_true((fd = open(f, O_WRONLY | O_CREAT, 0600)) >= 0);
 	gcommit_stats(&syncs0, &commits0);
-	assert_int_equal(gcommit_file(fd), 0);
+	for (i = 0; i < WORKERS; i++) {
+		pid[i] = fork();
+		assert_true(pid[i] >= 0);
+		if (pid[i] == 0)
+			worker_syncfs(i, ROUNDS);
+	}
+	for (i = 0; i < WORKERS; i++) {
+		assert_int_equal(waitpid(pid[i], &st, 0), pid[i]);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
 	gcommit_stats(&syncs, &commits);
-	assert_int_equal(commits, commits0);
-	close(fd);
+	assert_int_equal(commits - commits0, 2 * WORKERS * ROUNDS);
+	assert_true(syncs - syncs0 >= 1);
+	assert_true(syncs - syncs0 <= commits - commits0);
+	print_message("# syncfs: %d commits (file and directory) with %lu syncfs\n",
+	    2 * WORKERS * ROUNDS, syncs - syncs0);
+	/* this process never set it: a file commit is still a plain fsync */
+	{
+		char f[128];
+		int fd;
+
+		assert_int_not_equal(str_fmt(f, sizeof(f), "%s/plain", dir), -1);
+		assert_true((fd = open(f, O_WRONLY | O_CREAT, 0600)) >= 0);
+		gcommit_stats(&syncs0, &commits0);
+		assert_int_equal(gcommit_file(fd), 0);
+		gcommit_stats(&syncs, &commits);
+		assert_int_equal(commits, commits0);
+		close(fd);
+	}
 }
 
-/* Workers killed at random instants: the survivors still finish (the
- * second of the three rounds with syncfs). */
+/* Workers killed at random instants: the survivors still finish. */
 static void
 test_killed(void **state)
 {
@@ -152,9 +178,9 @@ test_killed(void **state)
 	srand((unsigned)getpid());
 	for (k = 0; k < 3; k++) {
 		for (i = 0; i < 2; i++)
-			keep[i] = spawn(100 + k * 10 + i, ROUNDS / 3, k == 1);
+			keep[i] = spawn(100 + k * 10 + i, ROUNDS / 3);
 		for (i = 0; i < WORKERS; i++)
-			victim[i] = spawn(200 + k * 10 + i, 100000, k == 1);
+			victim[i] = spawn(200 + k * 10 + i, 100000);
 		for (i = 0; i < WORKERS; i++) {
 			ts.tv_sec = 0;
 			ts.tv_nsec = (rand() % 3000) * 1000L;
@@ -176,8 +202,8 @@ static void
 test_plain(void **state)
 {
 	(void)state;
-	assert_int_equal(gcommit_dir(dir), 0);
-	assert_int_equal(gcommit_dir("/nonexistent-gcommit"), -1);
+	assert_int_equal(gcommit_fsync_dir(dir), 0);
+	assert_int_equal(gcommit_fsync_dir("/nonexistent-gcommit"), -1);
 	assert_int_equal(errno, ENOENT);
 }
 
