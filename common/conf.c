@@ -107,8 +107,6 @@ const struct conf_param conf_params[] = {
 	    "time in the queue before a message is returned to its sender" },
 	{ "delay_warning_time", CONF_DURATION, "4h", F(delay_warning_time), 0,
 	    "time in the queue before the sender is warned once that mail is delayed (RFC 3464; 0: never)" },
-	{ "sync_method", CONF_STR, "fsync", F(sync_method), 0,
-	    "how queue files and Maildir messages reach stable storage: fsync (each file and directory) or syncfs (the whole file system, shared by concurrent writers)" },
 	{ "deliver_concurrency", CONF_UINT, "8", F(deliver_concurrency), 0,
 	    "concurrent local deliveries" },
 	{ "delivery_rules", CONF_PATH, "", F(delivery_rules), 1,
@@ -418,12 +416,6 @@ conf_finish(struct conf *c, struct strbuf *err)
 	if (!bad && (c->auth_block_prefix_ipv4 > 32 || c->auth_block_prefix_ipv6 > 128)) {
 		strbuf_printf(err, "auth_block_prefix_ipv4 must be 0-32 and "
 		    "auth_block_prefix_ipv6 0-128\n");
-		bad = 1;
-	}
-	if (!bad && strcmp(c->sync_method, "fsync") != 0 &&
-	    strcmp(c->sync_method, "syncfs") != 0) {
-		strbuf_printf(err, "sync_method must be fsync or syncfs, not \"%s\"\n",
-		    c->sync_method);
 		bad = 1;
 	}
 	if (!bad && (*c->tls_cert == '\0') != (*c->tls_key == '\0')) {

@@ -66,7 +66,6 @@ struct conf {
 	/* process reuse: smtpd, submitd, deliver (common/listen_pool.c) */
 	unsigned long long max_use;
 	long long max_idle;
-	char	*sync_method;		/* "fsync" or "syncfs" */
 	/* queue */
 	long long queue_retry_min;
 	long long queue_retry_max;

@@ -41,7 +41,6 @@
 
 #define GC_SLOTS	32	/* directories tracked at once; others fsync alone */
 #define GC_WAIT_MS	20	/* a waiter re-checks its syncer this often */
-#define GC_WHOLE_FS	((ino_t)0)	/* the slot of a file system's syncfs(2) */
 
 struct gc_slot {
 	dev_t		 dev;
@@ -61,7 +60,6 @@ struct gc_shared {
 };
 
 static struct gc_shared *gc;
-static int gc_syncfs;		/* sync_method = syncfs */
 
 int
 gcommit_init(void)
@@ -167,7 +165,7 @@ gc_sync(struct gc_slot *s, int fd)
 
 	s->syncer = getpid();
 	pthread_mutex_unlock(&gc->mu);
-	r = s->ino == GC_WHOLE_FS ? syncfs(fd) : fsync(fd);
+	r = fsync(fd);
 	e = errno;
 	gc_relocked(pthread_mutex_lock(&gc->mu));
 	s->syncer = 0;
@@ -196,14 +194,8 @@ gc_wait(struct gc_slot *s, uint64_t my, int fd)
 	return 0;
 }
 
-static int
-gc_alone(int fd, int whole)
-{
-	return whole ? syncfs(fd) : fsync(fd);
-}
-
-static int
-gc_commit(int fd, int whole)
+int
+gcommit_fsync_fd(int fd)
 {
 	struct gc_slot *s;
 	struct stat st;
@@ -211,10 +203,10 @@ gc_commit(int fd, int whole)
 	int r, e;
 
 	if (gc == NULL || fstat(fd, &st) == -1 || gc_lock() == -1)
-		return gc_alone(fd, whole);
-	if ((s = gc_slot(st.st_dev, whole ? GC_WHOLE_FS : st.st_ino)) == NULL) {
+		return fsync(fd);
+	if ((s = gc_slot(st.st_dev, st.st_ino)) == NULL) {
 		pthread_mutex_unlock(&gc->mu);
-		return gc_alone(fd, whole);
+		return fsync(fd);
 	}
 	s->used = ++gc->clock;
 	my = ++s->req;
@@ -223,50 +215,6 @@ gc_commit(int fd, int whole)
 	if (r == 0)
 		gc->commits++;
 	pthread_mutex_unlock(&gc->mu);
-	errno = e;
-	return r;
-}
-
-int
-gcommit_fsync_fd(int fd)
-{
-	return gc_commit(fd, 0);
-}
-
-int
-gcommit_syncfs_fd(int fd)
-{
-	return gc_commit(fd, 1);
-}
-
-void
-gcommit_set_syncfs(int on)
-{
-	gc_syncfs = on;
-}
-
-int
-gcommit_file(int fd)
-{
-	return gc_syncfs ? gc_commit(fd, 1) : fsync(fd);
-}
-
-int
-gcommit_dir_fd(int dirfd)
-{
-	return gc_commit(dirfd, gc_syncfs);
-}
-
-int
-gcommit_dir(const char *path)
-{
-	int fd, r, e;
-
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	r = gcommit_dir_fd(fd);
-	e = errno;
-	close(fd);
 	errno = e;
 	return r;
 }

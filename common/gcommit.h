@@ -18,32 +18,11 @@
  */
 int gcommit_init(void);
 
-/*
- * sync_method (postern.conf(5)): 0 fsync (the default), 1 syncfs. With
- * syncfs, gcommit_file and gcommit_dir_fd are one shared syncfs(2) of the
- * file system (the group commit covers the files too, not only the
- * directories). Set once per process, before the first commit.
- */
-void gcommit_set_syncfs(int on);
-/* A file written and about to be renamed or linked: fsync, or syncfs. */
-int gcommit_file(int fd);
-/* A directory after a rename or link into it: gcommit_fsync_fd, or syncfs. */
-int gcommit_dir_fd(int dirfd);
-int gcommit_dir(const char *path);
-
 /* fsync(path), shared with concurrent callers of the same directory. 0 or -1. */
 int gcommit_fsync_dir(const char *path);
 
 /* The same for an open directory descriptor. 0 or -1 with errno. */
 int gcommit_fsync_fd(int dirfd);
-
-/*
- * The same with syncfs(2) of fd's whole file system, shared by every
- * worker that asks for the same file system: all that any of them wrote
- * before the syncfs began is on stable storage (file data, inodes and
- * directory entries alike). 0, or -1 with errno set.
- */
-int gcommit_syncfs_fd(int fd);
 
 /* Counters for tests and logs: fsync calls made, and commits they served. */
 void gcommit_stats(unsigned long *syncs, unsigned long *commits);

@@ -239,7 +239,7 @@ maildir_publish(const char *tmp, const char *dst, const char *path, char *err,
 	} else
 		return maildir_fail(errno, "link", dst, err, errlen);
 	if (str_fmt(newdir, sizeof(newdir), "%s/new", path) == -1 ||
-	    gcommit_dir(newdir) == -1) {	/* shared by deliver's workers */
+	    gcommit_fsync_dir(newdir) == -1) {	/* shared by deliver's workers */
 		/* Delivered but maybe not durable: a retry may duplicate. */
 		int e = errno;
 
@@ -263,7 +263,7 @@ maildir_deliver(const char *path, const char *hostname, const void *prefix,
 	if (out < 0)
 		return -out;
 	if (maildir_copy(out, prefix, plen, fd, off, len, &lfs) == -1 ||
-	    gcommit_file(out) == -1) {	/* fsync, or a shared syncfs */
+	    fsync(out) == -1) {
 		r = errno;
 		close(out);
 		unlink(tmp);

@@ -289,11 +289,11 @@ qfile_fsync_dir(const char *dir)
 	    strcmp(dir, "hold") == 0 ? &fd_hold : NULL;
 
 	if (fd == NULL)
-		return gcommit_dir(dir);
+		return gcommit_fsync_dir(dir);
 	if (*fd == -1 &&
 	    (*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return -1;
-	return gcommit_dir_fd(*fd);
+	return gcommit_fsync_fd(*fd);
 }
 
 static int
@@ -316,7 +316,7 @@ qfile_commit_dir(struct qfile_writer *w, const char *dir)
 	} else if (qfile_flush(w) == -1 ||
 	    pwrite(w->fd, digits, SIZE_DIGITS, w->size_off) != SIZE_DIGITS)
 		goto fail;
-	if (gcommit_file(w->fd) == -1)	/* fsync, or a shared syncfs */
+	if (fsync(w->fd) == -1)
 		goto fail;
 	if (str_fmt(dst, sizeof(dst), "%s/%s", dir, w->qid) == -1 ||
 	    rename(w->tmppath, dst) == -1)

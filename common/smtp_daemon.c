@@ -256,7 +256,6 @@ smtp_daemon_serve(const struct smtp_daemon *sd, const struct smtp_daemon_listen 
 		/* Before the workers fork: they share incoming/'s fsyncs. */
 		if (gcommit_init() == -1)
 			log_warn("group commit unavailable: %s", strerror(errno));
-		gcommit_set_syncfs(strcmp(sd->conf.sync_method, "syncfs") == 0);
 		pool.max_children = sd->conf.smtpd_process_limit > UINT_MAX ?
 		    UINT_MAX : (unsigned)sd->conf.smtpd_process_limit;
 		pool.max_use = sd->conf.max_use;

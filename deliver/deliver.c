@@ -164,7 +164,6 @@ main(int argc, char **argv)
 	/* Before the workers fork: they share the fsyncs of each new/. */
 	if (gcommit_init() == -1)
 		log_warn("group commit unavailable: %s", strerror(errno));
-	gcommit_set_syncfs(strcmp(dl_conf.sync_method, "syncfs") == 0);
 	log_info("ready");
 	pool.max_children = dl_conf.deliver_concurrency > (UINT_MAX - 2) / 2 ?
 	    UINT_MAX : (unsigned)(dl_conf.deliver_concurrency * 2 + 2);

@@ -6,7 +6,6 @@ TESTS += \
 	tests/integration/test_refusals.py \
 	tests/integration/test_smuggling.py \
 	tests/integration/test_durability.py \
-	tests/integration/test_durability_syncfs.py \
 	tests/integration/test_root.py \
 	tests/integration/test_inetd.py \
 	tests/integration/test_cli.py
@@ -16,7 +15,6 @@ EXTRA_DIST += \
 	tests/integration/test_refusals.py \
 	tests/integration/test_smuggling.py \
 	tests/integration/test_durability.py \
-	tests/integration/test_durability_syncfs.py \
 	tests/integration/test_root.py \
 	tests/integration/test_inetd.py \
 	tests/integration/test_cli.py

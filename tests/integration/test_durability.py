@@ -3,22 +3,15 @@
 Durability: SIGKILL of the whole suite under load, then a restart on the
 same tree. Every message that got a 250 must be delivered (duplicates are
 allowed by the contract, losses are not).
-
-With POSTERN_TEST_SYNC_METHOD=syncfs (test_durability_syncfs.py) the suite
-runs with sync_method = syncfs, and as root strace shows that an smtpd
-and a deliver worker commit with syncfs(2) and no fsync(2).
 """
 import os
-import shutil
 import signal
 import smtplib
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import postern_test as pt  # noqa: E402
 from postern_test import (  # noqa: E402
     QID_RE, descendants, tap, start_suite_or_bail, make_message, poll, alive, subject_of, read_file)
 
@@ -29,8 +22,7 @@ KILL_AFTER = 3.0       # seconds into the load
 RCPTS = ("alice@example.test", "bob@example.test")
 PID = os.getpid()
 
-SYNC = os.environ.get("POSTERN_TEST_SYNC_METHOD", "")
-S = start_suite_or_bail(**({"extra_conf": {"sync_method": SYNC}} if SYNC else {}))
+S = start_suite_or_bail()
 
 lock = threading.Lock()
 acked = {}             # subject -> recipient, for every 250
@@ -233,37 +225,6 @@ def t_still_works():
     tap.eq(S.stop(), 0, "clean stop after the restart")
 
 
-def t_sync_calls():
-    """sync_method = syncfs: the commits of a message are syncfs(2), never
-    fsync(2) (making a Maildir still fsyncs the directories it made)."""
-    if not pt.IS_ROOT or not shutil.which("strace"):
-        tap.skip("smtpd and deliver commit with syncfs (strace)", "needs root and strace")
-        return
-    out = os.path.join(S.tree, "strace.out")
-    # the first delivery makes the Maildir (mkdir, fsync of the parents)
-    code, _ = S.send("syncfs-first-%d" % PID)
-    S.wait_for_subject("alice@example.test", "syncfs-first-%d" % PID)
-    procs = [p for p in descendants(S.proc.pid) if p[3] in ("smtpd", "deliver")]
-    tr = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync,syncfs",
-                           "-o", out] + sum((["-p", str(p[0])] for p in procs), []),
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.0)    # strace attaches
-    subj = "syncfs-%d" % PID
-    code, _ = S.send(subj)
-    got = S.wait_for_subject("alice@example.test", subj)
-    time.sleep(0.3)
-    tr.terminate()
-    tr.wait(10)
-    calls = read_file(out) or b""
-    tap.eq(code, 250, "sync_method = syncfs: 250")
-    tap.eq(len(got), 1, "and delivered")
-    tap.ok(b"syncfs(" in calls and b"fsync(" not in calls.replace(b"syncfs(", b""),
-           "smtpd and deliver committed with syncfs(2) and no fsync(2)",
-           calls.decode("utf-8", "replace")[-2000:])
-
-
-if SYNC == "syncfs":
-    tap.run(t_sync_calls, timeout=60)
 tap.run(t_kill_under_load, timeout=150)
 tap.run(t_daemon_restart, timeout=120)
 tap.run(t_retry, timeout=90)

@@ -48,7 +48,6 @@ test_defaults(void **state)
 	assert_int_equal(c.queue_retry_min, 300);
 	assert_int_equal(c.queue_retry_max, 4000);
 	assert_int_equal(c.queue_lifetime, 5 * 86400);
-	assert_string_equal(c.sync_method, "fsync");
 	assert_int_equal(c.listen_backlog, 4096);
 	assert_string_equal(c.mail_owner, "postern");
 	assert_string_equal(c.vmail_user, "vmail");
@@ -115,10 +114,6 @@ test_errors_name_key_and_line(void **state)
 	assert_non_null(strstr(err, "queue_retry_min"));
 	assert_int_equal(load(&c, "tls_cert = /x.pem\n", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "tls_key"));
-	assert_int_equal(load(&c, "sync_method = fdatasync\n", err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "sync_method must be fsync or syncfs"));
-	assert_int_equal(load(&c, "sync_method = syncfs\n", err, sizeof(err)), 0);
-	assert_string_equal(c.sync_method, "syncfs");
 	/* Every problem is reported, not only the first. */
 	assert_int_equal(load(&c, "a = 1\nb = 2\n", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "'a'"));

@@ -4,8 +4,7 @@
  * directory and commit it concurrently; every call must succeed, every
  * call must be counted, fsyncs must be shared when calls overlap, and
  * a worker killed with SIGKILL at random instants must not stop the
- * others (robust mutex, dead-syncer takeover). With sync_method = syncfs
- * the file commits join the group as well.
+ * others (robust mutex, dead-syncer takeover).
  */
 #include "config.h"
 
@@ -97,75 +96,6 @@ test_concurrent(void **state)
 	    syncs - syncs0);
 }
 
-/* sync_method = syncfs: a file with content, gcommit_file, rename, gcommit_dir. */
-static void
-worker_syncfs(int w, int rounds)
-{
-	char tmp[128], fin[128];
-	int i, fd;
-
-	gcommit_set_syncfs(1);
-	for (i = 0; i < rounds; i++) {
-		if (str_fmt(tmp, sizeof(tmp), "%s/.s%d.%d", dir, w, i) == -1 ||
-		    str_fmt(fin, sizeof(fin), "%s/s%d.%d", dir, w, i) == -1)
-			_exit(2);
-		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1)
-			_exit(3);
-		if (write(fd, "a message\n", 10) != 10 || gcommit_file(fd) == -1)
-			_exit(5);
-		close(fd);
-		if (rename(tmp, fin) == -1 || gcommit_dir(dir) == -1)
-			_exit(4);
-	}
-	_exit(0);
-}
-
-/*
- * With syncfs, the file's commit joins the group too (in fsync mode it
- * is a plain fsync and not counted): 2 commits per message, all shared
- * through the one slot of the file system.
- */
-static void
-test_syncfs(void **state)
-{
-	unsigned long syncs0, commits0, syncs, commits;
-	pid_t pid[WORKERS];
-	int i, st;
-
-	(void)state;
-	gcommit_stats(&syncs0, &commits0);
-	for (i = 0; i < WORKERS; i++) {
-		pid[i] = fork();
-		assert_true(pid[i] >= 0);
-		if (pid[i] == 0)
-			worker_syncfs(i, ROUNDS);
-	}
-	for (i = 0; i < WORKERS; i++) {
-		assert_int_equal(waitpid(pid[i], &st, 0), pid[i]);
-		assert_true(WIFEXITED(st));
-		assert_int_equal(WEXITSTATUS(st), 0);
-	}
-	gcommit_stats(&syncs, &commits);
-	assert_int_equal(commits - commits0, 2 * WORKERS * ROUNDS);
-	assert_true(syncs - syncs0 >= 1);
-	assert_true(syncs - syncs0 <= commits - commits0);
-	print_message("# syncfs: %d commits (file and directory) with %lu syncfs\n",
-	    2 * WORKERS * ROUNDS, syncs - syncs0);
-	/* this process never set it: a file commit is still a plain fsync */
-	{
-		char f[128];
-		int fd;
-
-		assert_int_not_equal(str_fmt(f, sizeof(f), "%s/plain", dir), -1);
-		assert_true((fd = open(f, O_WRONLY | O_CREAT, 0600)) >= 0);
-		gcommit_stats(&syncs0, &commits0);
-		assert_int_equal(gcommit_file(fd), 0);
-		gcommit_stats(&syncs, &commits);
-		assert_int_equal(commits, commits0);
-		close(fd);
-	}
-}
-
 /* Workers killed at random instants: the survivors still finish. */
 static void
 test_killed(void **state)
@@ -213,7 +143,6 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain),
 		cmocka_unit_test(test_concurrent),
-		cmocka_unit_test(test_syncfs),
 		cmocka_unit_test(test_killed),
 	};
 	int r;
