@@ -9,6 +9,7 @@ directories have the documented owners and modes.
 """
 import os
 import pwd
+import re
 import stat
 import sys
 
@@ -72,6 +73,12 @@ def t_daemon_ids():
     for n in DAEMONS:
         tap.ok(n in procs, "%s runs under the master" % n, "found: %s" % procs)
     master = S.proc.pid
+    # a daemon says "ready" only after it dropped its privileges
+    drop = [(n, p) for n in ("smtpd", "qmgr", "lookupd")
+            for p, pp in procs.get(n, []) if pp == master]
+    tap.ok(poll(lambda: all(re.search(r"postern/%s\[%d\]: .*\bready\b" % (n, p),
+                                      S.log_text()) for n, p in drop), 10),
+           "smtpd, qmgr and lookupd have said they are ready", drop)
     smtpd_listeners = [p for p, pp in procs.get("smtpd", []) if pp == master]
     tap.eq(len(smtpd_listeners), 1, "one smtpd listener, child of the master")
     for pid in smtpd_listeners:
