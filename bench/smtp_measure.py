@@ -70,7 +70,8 @@ class Group:
     """The processes of one system under test and their CPU time.
 
     With a writable cgroup v2 hierarchy: a cgroup of its own
-    (<mount>/smtp-throughput-<pid>-<name>); the command that starts the
+    (<mount>/<prefix>-<pid>-<name>, prefix smtp-throughput unless the
+    caller names another); the command that starts the
     system is wrapped so that it moves itself in before it execs, and so
     before it forks any daemon. cpu.stat's usage_usec then counts every
     process of the system, those that already exited included.
@@ -80,7 +81,7 @@ class Group:
     + cutime + cstime (exited children count once reaped; processes that
     left the tree, e.g. by double fork, are missed)."""
 
-    def __init__(self, name, use_cgroup=True):
+    def __init__(self, name, use_cgroup=True, prefix="smtp-throughput"):
         self.name = name
         self.path = None
         self.method = "proc"
@@ -92,7 +93,7 @@ class Group:
         if mnt is None:
             self.why = "no cgroup v2 hierarchy mounted"
             return
-        path = os.path.join(mnt, "smtp-throughput-%d-%s" % (os.getpid(), name))
+        path = os.path.join(mnt, "%s-%d-%s" % (prefix, os.getpid(), name))
         try:
             os.mkdir(path)
             with open(os.path.join(path, "cpu.stat")) as f:
@@ -165,6 +166,18 @@ class Group:
             time.sleep(0.05)
         return True
 
+    def kill(self):
+        """SIGKILL every process of the cgroup at once (cgroup.kill, Linux
+        5.14). None, or why it could not."""
+        if self.path is None:
+            return "no cgroup"
+        try:
+            with open(os.path.join(self.path, "cgroup.kill"), "w") as f:
+                f.write("1")
+        except OSError as e:
+            return "cgroup.kill: %s" % e
+        return None
+
     def remove(self):
         """Kill what is left in the cgroup and remove it. Returns a
         complaint or None."""
@@ -172,10 +185,7 @@ class Group:
             return None
         left = self.pids()
         if left:
-            try:
-                with open(os.path.join(self.path, "cgroup.kill"), "w") as f:
-                    f.write("1")
-            except OSError:
+            if self.kill() is not None:
                 for pid in left:
                     try:
                         os.kill(pid, signal.SIGKILL)

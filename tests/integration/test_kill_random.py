@@ -29,13 +29,18 @@ import os
 import random
 import signal
 import smtplib
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the cgroup helper of the benchmarks (stdlib only, shipped with them; no
+# __pycache__ in bench/, which is dist)
+sys.dont_write_bytecode = True
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "bench"))
 import postern_test as pt  # noqa: E402
+import smtp_measure as sm  # noqa: E402
 from postern_test import (  # noqa: E402
     tap, poll, proc_list, read_file, subject_of, make_message)
 
@@ -54,73 +59,24 @@ SEED = int(os.environ.get("POSTERN_KILL_SEED") or
 
 # ---------------------------------------------------------------- cgroup
 
-def cgroup2_mount():
-    try:
-        with open("/proc/self/mounts") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 3 and parts[2] == "cgroup2":
-                    return parts[1]
-    except OSError:
-        pass
-    return None
-
-
-class KillGroup:
-    """A cgroup v2 for the suite, or None of it when none can be made."""
+class KillGroup(sm.Group):
+    """bench/smtp_measure.py's cgroup v2 of a system under test (pids(),
+    kill(), remove()), here postern-test-<pid>-kill-random, used only
+    when it has cgroup.kill (Linux 5.14)."""
 
     def __init__(self):
-        self.path = None
-        self.why = "no cgroup v2 mounted"
-        mnt = cgroup2_mount()
-        if mnt is None:
-            return
-        path = os.path.join(mnt, "postern-test-kill-%d" % PID)
-        try:
-            os.mkdir(path)
-            if not os.path.exists(os.path.join(path, "cgroup.kill")):
-                os.rmdir(path)
-                self.why = "cgroup v2 without cgroup.kill (kernel < 5.14)"
-                return
-            # can a process move itself in (as the wrapper will)?
-            if subprocess.call(["/bin/sh", "-c", 'echo $$ > "$0"',
-                                os.path.join(path, "cgroup.procs")],
-                               stderr=subprocess.DEVNULL) != 0:
-                os.rmdir(path)
-                self.why = "a process cannot move itself into %s" % path
-                return
-        except OSError as e:
-            self.why = "cannot make a cgroup under %s: %s" % (mnt, e)
-            return
-        self.path = path
-
-    def pids(self):
-        if self.path is None:
-            return []
-        try:
-            with open(os.path.join(self.path, "cgroup.procs")) as f:
-                return [int(x) for x in f.read().split()]
-        except OSError:
-            return []
-
-    def kill(self):
-        if self.path is not None:
-            try:
-                with open(os.path.join(self.path, "cgroup.kill"), "w") as f:
-                    f.write("1")
-            except OSError as e:
-                tap.diag("cgroup.kill: %s" % e)
+        super().__init__("kill-random", prefix="postern-test")
+        if self.path is not None and \
+                not os.path.exists(os.path.join(self.path, "cgroup.kill")):
+            os.rmdir(self.path)
+            self.path = None
+            self.why = "cgroup v2 without cgroup.kill (kernel < 5.14)"
 
     def remove(self):
-        if self.path is None:
-            return
-        self.kill()
-        poll(lambda: not self.pids(), 10)
-        try:
-            os.rmdir(self.path)
-        except OSError as e:
-            sys.stdout.write("# cannot remove %s: %s\n" % (self.path, e))
-        self.path = None
+        """Kill what is left, remove the cgroup; say so when it could not."""
+        complaint = super().remove()
+        if complaint:
+            sys.stdout.write("# %s\n" % complaint)
 
 
 class KillSuite(pt.Suite):
@@ -171,7 +127,10 @@ class KillSuite(pt.Suite):
     def kill_everything(self):
         """SIGKILL to the whole suite; returns the pids still alive after
         10 s of trying (none, normally)."""
-        self.group.kill()                      # atomic, when there is one
+        if self.group.path is not None:       # atomic, when there is one
+            why = self.group.kill()
+            if why:
+                tap.diag(why)
         self.kill9()                           # process group + descendants
         left = []
         deadline = time.monotonic() + 10
