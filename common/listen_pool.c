@@ -16,12 +16,12 @@
  * memory shared with the parent (MAP_SHARED, made before the first
  * fork), so that a connection costs the parent nothing: a worker writes
  * to the status pipe only when it took the last idle slot while a slot
- * is free (the parent then forks a spare) or closed its listeners. Each worker stores its own
- * state before it reads the others' (sequentially consistent), so of two
- * workers that take the last two idle slots at once at least one sees no
- * idle slot left and tells. The parent reads the board when it counts,
- * and wakes every max_idle/4 (at least 250 ms) while more than one
- * worker is idle, to retire those idle too long. A worker can only make
+ * is free (the parent then forks a spare) or closed its listeners. Each
+ * worker stores its own state before it reads the others' (sequentially
+ * consistent), so of two workers that take the last two idle slots at
+ * once at least one sees no idle slot left and tells. The parent reads
+ * the board when it counts, and wakes every max_idle/4 (at least 250 ms)
+ * while more than one worker lives, to retire those idle too long. A worker can only make
  * its parent fork (up to max_children) or retire workers early: nothing
  * on the board is trusted beyond that.
  *
@@ -375,6 +375,7 @@ static void
 lp_reap(struct lp *p)
 {
 	struct lp_worker *w;
+	struct lp_slot *b;
 	pid_t pid;
 	int status, code;
 
@@ -385,11 +386,12 @@ lp_reap(struct lp *p)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if ((w = lp_find(p, pid)) == NULL)
 			continue;
+		b = &p->board[w - p->w];
 		code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
 		if (code == LP_EXIT_FATAL) {
 			p->fatal = 1;
 		} else if (code != 0 &&
-		    !__atomic_load_n(&p->board[w - p->w].used, __ATOMIC_SEQ_CST)) {
+		    !__atomic_load_n(&b->used, __ATOMIC_SEQ_CST)) {
 			/* init failed (or worse): do not fork in a loop */
 			log_warn("pool: worker %ld failed to start (status %d); "
 			    "waiting %d ms", (long)pid, code, LP_THROTTLE_MS);
@@ -400,8 +402,9 @@ lp_reap(struct lp *p)
 			log_warn("pool: worker %ld died of signal %d", (long)pid,
 			    WTERMSIG(status));
 		}
-		__atomic_store_n(&p->board[w - p->w].live, 0, __ATOMIC_SEQ_CST);
-		__atomic_store_n(&p->board[w - p->w].state, LP_BUSY, __ATOMIC_SEQ_CST);
+		/* a free slot is neither live nor idle to the workers */
+		__atomic_store_n(&b->live, 0, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&b->state, LP_BUSY, __ATOMIC_SEQ_CST);
 		memset(w, 0, sizeof(*w));
 	}
 }
