@@ -7,6 +7,7 @@
 #define POSTERN_AUTH_H
 
 #include <stdint.h>
+#include <sys/types.h>
 #include <sasl/sasl.h>
 
 #include "strbuf.h"
@@ -29,6 +30,8 @@ struct auth_conn {
 	int64_t		 last_ms;	/* last activity, for the idle timeout */
 	int64_t		 reply_at;	/* > 0: hold the answer (and input) until then */
 	int		 closing;	/* close once out is written */
+	sasl_callback_t	 cbs[4];	/* userdb's, and the system-login check */
+	char		 sys_addr[256];	/* a system login the SASL exchange passed */
 };
 
 void auth_cmd_init(const struct conf *);
@@ -44,5 +47,22 @@ void auth_cmd_conn_done(struct auth_conn *);
  */
 int auth_net_key(const char *ip, unsigned v4bits, unsigned v6bits, char *out,
     size_t outlen);
+
+/* System logins (auth_sys.c). */
+struct sysuser;
+/* Before the first login: how authd was started (rule 6: as uid, not root). */
+void auth_sys_init(const struct conf *, int started_as_root, uid_t uid);
+/* The realm of bare SASL user names: the first of system_domains, or NULL. */
+const char *auth_sys_realm(void);
+/*
+ * Is login a system login ("alice" or "alice@D", D in system_domains)?
+ * 1: yes, addr is its address and u its account (u->name "" when there
+ * is no such account or it may not log in: the check then fails);
+ * 0: no (a virtual user); -1: the account lookup failed (temp).
+ */
+int auth_sys_login(const struct conf *, const char *login, char *addr,
+    size_t addrlen, struct sysuser *u);
+/* pass against u's shadow(5) hash: 1 right, 0 wrong, -1 temp. */
+int auth_sys_checkpass(const struct sysuser *u, const char *pass);
 
 #endif

@@ -35,6 +35,7 @@
 #include "conf.h"
 #include "log.h"
 #include "login.h"
+#include "sysuser.h"
 #include "userdb.h"
 #include "util.h"
 
@@ -275,7 +276,7 @@ static void
 auth_sasl_done(struct auth_conn *c)
 {
 	const void *user = NULL, *realm = NULL;
-	char addr[256];
+	char addr[256], *at;
 
 	if (sasl_getprop(c->sasl, SASL_USERNAME, &user) != SASL_OK || user == NULL) {
 		auth_fail(c, "temp");
@@ -293,7 +294,57 @@ auth_sasl_done(struct auth_conn *c)
 		auth_fail(c, "auth");
 		return;
 	}
+	/*
+	 * An address of system_domains is a Unix account: only the shadow
+	 * check below (auth_sasl_checkpass) vouches for it, never the sasldb.
+	 */
+	str_lower(addr);
+	at = strrchr(addr, '@');
+	if (at != NULL && conf_is_system_domain(auth_conf, at + 1) &&
+	    (c->sys_addr[0] == '\0' || strcmp(c->sys_addr, addr) != 0)) {
+		log_warn("%s: %s: %s is in system_domains but was not checked as "
+		    "a Unix account", c->ip, c->service, addr);
+		auth_fail(c, "auth");
+		return;
+	}
 	auth_success(c, addr);
+}
+
+/*
+ * libsasl2 calls this first for the mechanisms that carry the password
+ * (PLAIN, LOGIN), with user as user@realm (bare names get the first of
+ * system_domains as realm: auth_sasl_new). A system login is decided
+ * here, against shadow(5); for any other user it returns SASL_NOUSER and
+ * libsasl2 goes on to the sasldb.
+ */
+static int
+auth_sasl_checkpass(sasl_conn_t *conn, void *ctx, const char *user,
+    const char *pass, unsigned passlen, struct propctx *propctx)
+{
+	struct auth_conn *c = ctx;
+	struct sysuser su;
+	char addr[256], pw[1024];
+	int sys, r;
+
+	(void)conn;
+	(void)propctx;
+	c->sys_addr[0] = '\0';
+	if ((sys = auth_sys_login(auth_conf, user, addr, sizeof(addr), &su)) == 0)
+		return SASL_NOUSER;
+	if (sys == -1)
+		return SASL_UNAVAIL;
+	if (passlen >= sizeof(pw) || memchr(pass, '\0', passlen) != NULL)
+		return SASL_BADAUTH;
+	memcpy(pw, pass, passlen);
+	pw[passlen] = '\0';
+	r = auth_sys_checkpass(&su, pw);
+	secure_zero(pw, sizeof(pw));
+	if (r == -1)
+		return SASL_UNAVAIL;
+	if (r == 0)
+		return SASL_BADAUTH;
+	str_copy(c->sys_addr, addr, sizeof(c->sys_addr));
+	return SASL_OK;
 }
 
 /* Map a SASL result to the answer. */
@@ -338,11 +389,24 @@ static int
 auth_sasl_new(struct auth_conn *c)
 {
 	sasl_security_properties_t sp;
+	const sasl_callback_t *ucb;
+	size_t i;
 	int r;
 
 	auth_cmd_conn_done(c);
-	r = sasl_server_new(c->service, auth_conf->hostname, NULL, NULL, NULL,
-	    userdb_callbacks(), 0, &c->sasl);
+	/* userdb's callbacks, then the system-login check with c as context. */
+	ucb = userdb_callbacks();
+	for (i = 0; ucb[i].id != SASL_CB_LIST_END && i + 2 < NELEM(c->cbs); i++)
+		c->cbs[i] = ucb[i];
+	c->cbs[i].id = SASL_CB_SERVER_USERDB_CHECKPASS;
+	c->cbs[i].proc = (int (*)(void))(void (*)(void))auth_sasl_checkpass;
+	c->cbs[i].context = c;
+	c->cbs[i + 1].id = SASL_CB_LIST_END;
+	c->cbs[i + 1].proc = NULL;
+	c->cbs[i + 1].context = NULL;
+	c->sys_addr[0] = '\0';
+	r = sasl_server_new(c->service, auth_conf->hostname, auth_sys_realm(),
+	    NULL, NULL, c->cbs, 0, &c->sasl);
 	if (r != SASL_OK) {
 		log_err("sasl_server_new: %s", sasl_errstring(r, NULL, NULL));
 		c->sasl = NULL;
@@ -437,7 +501,9 @@ auth_cmd_plain(struct auth_conn *c, char *arg)
 {
 	char *pb = strchr(arg, ' ');
 	unsigned char *user = NULL, *pass = NULL;
-	int ulen = -1, plen = -1, r;
+	struct sysuser su;
+	char sysaddr[256];
+	int ulen = -1, plen = -1, r, sys;
 
 	if (pb != NULL) {
 		*pb++ = '\0';
@@ -453,9 +519,16 @@ auth_cmd_plain(struct auth_conn *c, char *arg)
 		user[ulen] = '\0';
 		pass[plen] = '\0';
 		str_lower((char *)user);	/* addresses are case-insensitive */
-		r = userdb_checkpass((char *)user, (char *)pass);
+		/* A Unix account of system_domains, else a virtual user. */
+		sys = auth_sys_login(auth_conf, (char *)user, sysaddr, sizeof(sysaddr), &su);
+		if (sys == 1)
+			r = auth_sys_checkpass(&su, (char *)pass);
+		else if (sys == 0)
+			r = userdb_checkpass((char *)user, (char *)pass);
+		else
+			r = -1;
 		if (r == 1)
-			auth_success(c, (char *)user);
+			auth_success(c, sys == 1 ? sysaddr : (char *)user);
 		else
 			auth_fail(c, r == 0 ? "auth" : "temp");
 	}

@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -230,6 +231,7 @@ main(int argc, char **argv)
 {
 	static struct conf conf;
 	struct priv_id id;
+	struct stat st;
 	const char *cpath = NULL;
 	char err[4096];
 	int ch, lfd;
@@ -245,8 +247,23 @@ main(int argc, char **argv)
 	if (conf_load(&conf, cpath, err, sizeof(err)) == -1)
 		fatal("%s", err);
 	lfd = authd_socket();
+	auth_sys_init(&conf, priv_is_root(), getuid());
 	if (priv_is_root() && priv_lookup(conf.auth_user, &id, err, sizeof(err)) == -1)
 		fatal("auth_user: %s", err);
+	/*
+	 * Unix accounts log in (system_domains): keep the group of
+	 * /etc/shadow, as unix_chkpwd(8) does, and no other (auth_sys.c).
+	 */
+	if (priv_is_root() && auth_sys_realm() != NULL) {
+		if (stat("/etc/shadow", &st) == 0 && st.st_gid != 0 &&
+		    (st.st_mode & S_IRGRP)) {
+			id.extra_gid = st.st_gid;
+			id.has_extra = 1;
+		} else {
+			log_warn("system_domains: /etc/shadow is not readable by a "
+			    "group (not root's): Unix accounts cannot log in");
+		}
+	}
 	/* Rules 1 and 2: nothing is read as root. */
 	if (priv_drop(&id, conf.queue_dir, 0, err, sizeof(err)) == -1)
 		fatal("%s", err);

@@ -552,6 +552,13 @@ conf_is_system_domain(const struct conf *c, const char *domain)
 	return c->system_domains != NULL && conf_in_list(c->system_domains, domain);
 }
 
+int
+conf_has_system_domains(const struct conf *c)
+{
+	return c->system_domains != NULL &&
+	    c->system_domains[strspn(c->system_domains, ", \t")] != '\0';
+}
+
 /* system_domains are local domains too, listed in local_domains or not. */
 int
 conf_is_local_domain(const struct conf *c, const char *domain)

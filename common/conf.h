@@ -138,5 +138,7 @@ const char *conf_value_raw(const char *name);
 int conf_is_local_domain(const struct conf *c, const char *domain);
 /* Is domain (any case) one of system_domains (local parts: Unix accounts)? */
 int conf_is_system_domain(const struct conf *c, const char *domain);
+/* Is system_domains set (Unix accounts get mail and log in)? */
+int conf_has_system_domains(const struct conf *c);
 
 #endif

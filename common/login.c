@@ -36,11 +36,11 @@
 #include "log.h"
 #include "authclient.h"
 #include "login.h"
+#include "login_int.h"
 #include "priv.h"
 #include "strbuf.h"
 #include "util.h"
 
-#define LOGIN_AUTHD_TIMEOUT	30000	/* ms per authd answer (failures are delayed ~2 s) */
 #define LOGIN_IDLE_MS		600000	/* RFC 1939 3: autologout at least 10 minutes */
 #define LOGIN_PROXY_BUF		16384
 #define LOGIN_QUIET_MS		100	/* relay quiet this long: give its buffers back */
@@ -535,53 +535,6 @@ login_read_token(int sfd, char *token)
 	return 0;
 }
 
-/*
- * Is addr a sane local@domain for a path below mail_root? Lower-cases it.
- * authd only hands out what the sasldb knows, but the path is built here.
- */
-static int
-login_address_ok(char *addr)
-{
-	char *at = strchr(addr, '@');
-	const char *p;
-
-	if (at == NULL || at == addr || at[1] == '\0' || strchr(at + 1, '@') != NULL ||
-	    addr[0] == '.' || at[1] == '.' || strlen(addr) > 254)
-		return 0;
-	for (p = addr; *p; p++)
-		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || *p == '/')
-			return 0;
-	str_lower(addr);
-	return 1;
-}
-
-/* Redeem the token with authd, then cd to the user's Maildir. 0 or -1. */
-static int
-login_session_setup(const struct conf *c, int afd, const char *token,
-    char *addr, size_t addrlen)
-{
-	struct authclient a;
-	char path[4096];
-	int ok = -1;
-
-	authclient_attach(&a, afd, LOGIN_AUTHD_TIMEOUT);
-	if (authclient_token(&a, token, addr, addrlen) == 0 && login_address_ok(addr))
-		ok = 0;
-	authclient_close(&a);
-	if (ok == -1) {
-		log_warn("authd refused a login token");
-		return -1;
-	}
-	char *at = strchr(addr, '@');
-	if (str_fmt(path, sizeof(path), "%s/%s/%.*s/Maildir", c->mail_root, at + 1,
-	    (int)(at - addr), addr) == -1 || mkdir_p(path, 0700) == -1 ||
-	    chdir(path) == -1) {
-		log_err("%s: mailbox %s: %s", addr, path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* Read exactly n bytes from fd (a socketpair), each within ms. 0 or -1. */
 static int
 login_read_n(int fd, char *buf, size_t n, int ms)
@@ -656,14 +609,19 @@ login_parent(int sfd, int afd, const struct priv_id *vmail,
 	static struct stream s;
 	char err[512], token[LOGIN_TOKEN_HEX + 1], addr[256];
 
-	/* Rule 1: drop before the first byte from the login process. */
-	if (priv_is_root() && priv_drop(vmail, "/", 0, err, sizeof(err)) == -1) {
+	/*
+	 * Rule 1: drop before the first byte from the login process, unless
+	 * the user may be a Unix account (system_domains): then only the
+	 * fixed-size token is read as root (login_session.c).
+	 */
+	if (priv_is_root() && !conf_has_system_domains(ls->conf) &&
+	    priv_drop(vmail, "/", 0, err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		return;
 	}
 	if (login_read_token(sfd, token) == -1)
 		return;
-	if (login_session_setup(ls->conf, afd, token, addr, sizeof(addr)) == -1) {
+	if (login_session_setup(ls->conf, afd, token, addr, sizeof(addr), vmail) == -1) {
 		write_all(sfd, "no\n", 3);
 		return;
 	}

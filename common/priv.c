@@ -73,6 +73,7 @@ priv_become(const struct priv_id *id, int all_groups, char *err, size_t errlen)
 {
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg;
+	gid_t groups[2] = { id->gid, id->extra_gid };
 
 	if (id->uid == 0) {
 		str_fmt(err, errlen, "refusing to run as root (user '%s' has uid 0)",
@@ -80,7 +81,7 @@ priv_become(const struct priv_id *id, int all_groups, char *err, size_t errlen)
 		return -1;
 	}
 	if ((all_groups ? initgroups(id->name, id->gid) :
-	    setgroups(1, &id->gid)) == -1 ||
+	    setgroups(id->has_extra ? 2 : 1, groups)) == -1 ||
 	    setresgid(id->gid, id->gid, id->gid) == -1 ||
 	    setresuid(id->uid, id->uid, id->uid) == -1) {
 		str_fmt(err, errlen, "cannot become '%s': %s", id->name, strerror(errno));

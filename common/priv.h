@@ -11,6 +11,8 @@
 struct priv_id {
 	uid_t	uid;
 	gid_t	gid;
+	gid_t	extra_gid;	/* a supplementary group, when has_extra */
+	int	has_extra;	/* (authd: shadow, for system_domains logins) */
 	char	name[64];
 };
 
@@ -20,7 +22,7 @@ int priv_lookup(const char *user, struct priv_id *out, char *err, size_t errlen)
 int priv_lookup_group(const char *group, gid_t *out, char *err, size_t errlen);
 /*
  * Always chdir(dir) first when dir is not NULL. Then, when root: chroot(dir)
- * if do_chroot, setgroups(1, {gid}), setresgid, setresuid, and check that
+ * if do_chroot, setgroups({gid} or {gid, extra_gid}), setresgid, setresuid, and check that
  * root cannot be regained. When not root: nothing more (rule 6).
  * 0 or -1 with err.
  */

@@ -36,7 +36,8 @@ sysuser_pw(const char *name, struct sysuser *out)
 		    e == EPERM ? SYSUSER_NOUSER : SYSUSER_TEMP;
 	out->uid = pw.pw_uid;
 	out->gid = pw.pw_gid;
-	if (str_copy(out->name, pw.pw_name, sizeof(out->name)) == -1)
+	if (str_copy(out->name, pw.pw_name, sizeof(out->name)) == -1 ||
+	    str_copy(out->home, pw.pw_dir, sizeof(out->home)) == -1)
 		return SYSUSER_NOUSER;
 	return pw.pw_uid == 0 ? SYSUSER_ROOT : SYSUSER_OK;
 }

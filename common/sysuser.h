@@ -6,7 +6,8 @@
  * "lists") when the whole local part is no account. uid 0 is never a
  * mailbox: root's mail goes through an alias (as Postfix local(8)).
  * Used by lookupd (RCPT time), qmgr (routing: the uid and gid it sends
- * deliver) and deliver's system-user child (common/agent.h header).
+ * deliver), deliver's system-user child (common/agent.h header), authd
+ * (system logins) and the pop3d/imapd session (the account to become).
  */
 #ifndef POSTERN_SYSUSER_H
 #define POSTERN_SYSUSER_H
@@ -29,6 +30,7 @@ struct sysuser {
 	uid_t	uid;
 	gid_t	gid;
 	char	name[SYSUSER_NAME_MAX];	/* the account */
+	char	home[1024];		/* its home directory (pw_dir) */
 	char	ext[256];		/* the address extension, "" for none */
 };
 

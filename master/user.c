@@ -239,6 +239,13 @@ cmd_user(const struct master_args *a)
 	addr = a->rest[0];
 	if (user_check_address(addr, &c, a->force || strcmp(sub, "del") == 0) == -1)
 		return 1;
+	/* Their users are the Unix accounts: authd never asks the sasldb. */
+	if (strcmp(sub, "del") != 0 && conf_is_system_domain(&c, strrchr(addr, '@') + 1)) {
+		fprintf(stderr, "postern: %s is in system_domains: its users are "
+		    "Unix accounts (passwd(1) sets their passwords)\n",
+		    strrchr(addr, '@') + 1);
+		return 1;
+	}
 	if (userdb_init(&c) == -1)
 		return 1;
 	if (strcmp(sub, "del") == 0)

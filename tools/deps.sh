@@ -30,7 +30,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake pkg-config \
 	libssl-dev libsasl2-dev libsasl2-modules libsasl2-modules-db sasl2-bin \
-	libpcre2-dev zlib1g-dev libdb-dev libcmocka-dev mandoc cppcheck \
+	libpcre2-dev zlib1g-dev libdb-dev libcrypt-dev libcmocka-dev mandoc cppcheck \
 	python3 python3-aiosmtpd \
 	swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl \
 	msmtp fetchmail curl isync openssl ca-certificates

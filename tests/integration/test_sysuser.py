@@ -28,12 +28,19 @@ system domain is a local domain by itself). Through smtpd:
 - started as user1 (rule 6), the suite delivers to user1 only: another
   account gets 451 at RCPT.
 
-imapd and pop3d log in virtual users only (mail_root), so a system
-user's folders are not looked at over IMAP here.
+Then the accounts log in (authd checks their shadow(5) hash, set here
+with chpasswd): IMAP LOGIN, AUTHENTICATE PLAIN and POP3 USER/PASS, by
+bare name and by address; the session is the account (uid, gid, cwd
+~/Maildir in /proc), sees what deliver put there and the folders its
+rules made; a wrong password, root, an address extension fail; a
+virtual user still logs in as vmail; authd's one extra group is
+/etc/shadow's; `postern user add` refuses a system domain's address.
 """
 import atexit
 import errno
+import imaplib
 import os
+import poplib
 import pwd
 import signal
 import stat
@@ -59,6 +66,9 @@ for tool in ("useradd", "userdel"):
 # unique per run; useradd's names: [a-z_][a-z0-9_-]*, at most 32
 U1 = "ptsu1-%s" % TAG[-8:]
 U2 = "ptsu2-%s" % TAG[-8:]
+PW_U1 = "Unix-pass-%s-1" % TAG    # set with chpasswd: a real shadow(5) hash
+PW_U2 = "Unix-pass-%s-2" % TAG
+IMAP_PORT, POP3_PORT = pt.free_port(), pt.free_port()
 _made = []
 
 
@@ -96,7 +106,11 @@ def make_user(name, home, shell, groups=()):
 
 def setup():
     try:
-        s = pt.Suite(extra_conf={"system_domains": "%s, %s" % (SYSDOM, SYSDOM2)},
+        s = pt.Suite(extra_conf={"system_domains": "%s, %s" % (SYSDOM, SYSDOM2),
+                                 "imap_listen": "127.0.0.1:%d" % IMAP_PORT,
+                                 "pop3_listen": "127.0.0.1:%d" % POP3_PORT,
+                                 "imap_plaintext_auth": "yes",
+                                 "pop3_plaintext_auth": "yes"},
                      aliases=pt.DEFAULT_ALIASES +
                      "root@%s: %s@%s\n" % (SYSDOM2, U1, SYSDOM))
         homes = os.path.join(s.tree, "home")
@@ -106,6 +120,10 @@ def setup():
         p1 = make_user(U1, os.path.join(homes, U1), nologin)
         # user2 is also in user1's group: initgroups must give it
         p2 = make_user(U2, os.path.join(homes, U2), "/bin/sh", (U1,))
+        r = pt.run_cmd(["chpasswd"], input="%s:%s\n%s:%s\n" % (U1, PW_U1, U2, PW_U2),
+                       timeout=30)
+        if r.returncode != 0:
+            raise pt.SuiteError("chpasswd: %s" % r.stderr.strip())
         return s.start(), p1, p2
     except Exception:
         import traceback
@@ -353,7 +371,147 @@ def t_proc_ids():
         tap.eq(st.st_uid, PW2.pw_uid, "and belongs to %s" % U2)
 
 
+def session_procs(uid, exe):
+    """The suite's exe processes whose four uids are uid."""
+    out = []
+    for pid, ppid, pgid, e, a0 in pt.descendants(S.proc.pid):
+        if exe not in (e, a0):
+            continue
+        try:
+            ids = pt.proc_ids(pid)
+        except OSError:
+            continue
+        if ids.get("Uid") == [uid] * 4:
+            out.append((pid, ids))
+    return out
+
+
+def imap_login(user, password):
+    m = imaplib.IMAP4("127.0.0.1", IMAP_PORT, timeout=20)
+    try:
+        m.login(user, password)
+    except imaplib.IMAP4.error as e:
+        try:
+            m.shutdown()
+        except OSError:
+            pass
+        return None, str(e)
+    return m, "OK"
+
+
+def t_imap():
+    """A Unix account logs in to imapd with its passwd(1) password (shadow
+    checked by authd), and the session is that account on ~/Maildir."""
+    subj = "plain-" + TAG        # t_plain's message, in user1's INBOX
+    m, why = imap_login(U1, PW_U1)
+    if not tap.ok(m is not None, "IMAP LOGIN as Unix account %s with its "
+                  "shadow password" % U1, why):
+        return
+    try:
+        typ, data = m.select("INBOX")
+        n_files = len(md_files(MD1, "new")) + len(md_files(MD1, "cur"))
+        tap.eq((typ, int(data[0])), ("OK", n_files),
+               "SELECT INBOX: as many messages as ~%s/Maildir holds" % U1)
+        typ, data = m.search(None, "SUBJECT", '"%s"' % subj)
+        tap.eq(len(data[0].split()), 1, "SEARCH finds the message smtpd took "
+               "for %s@%s" % (U1, SYSDOM))
+        got = session_procs(PW1.pw_uid, "imapd")
+        tap.ok(len(got) == 1, "one imapd process runs with %s's uid (all four)"
+               % U1, pt.descendants(S.proc.pid))
+        for pid, ids in got[:1]:
+            tap.eq(ids.get("Gid"), [PW1.pw_gid] * 4, "and its gid")
+            tap.eq(os.readlink("/proc/%d/cwd" % pid), MD1,
+                   "its working directory is ~%s/Maildir" % U1)
+        m.store(data[0].split()[0], "+FLAGS", "\\Seen")
+    finally:
+        m.logout()
+    tap.eq(all_owned_by(MD1, PW1), [], "after the IMAP session every file "
+           "under ~%s/Maildir is still the account's" % U1)
+
+    m, why = imap_login("%s@%s" % (U2, SYSDOM.upper()), PW_U2)
+    if tap.ok(m is not None, "LOGIN with the address (domain in any case) "
+              "works too", why):
+        typ, data = m.list()
+        names = b" ".join(data)
+        tap.ok(b"Lists" in names and b"Held" in names, "LIST shows the folders "
+               "%s's ~/.postern.rules filed into" % U2, data)
+        typ, data = m.select("Lists")
+        tap.ok(typ == "OK" and int(data[0]) >= 1, "and SELECT Lists has its "
+               "message", data)
+        m.logout()
+
+    # AUTHENTICATE PLAIN: libsasl2 asks authd's shadow check (bare name)
+    m = imaplib.IMAP4("127.0.0.1", IMAP_PORT, timeout=20)
+    try:
+        typ, _ = m.authenticate(
+            "PLAIN", lambda _: ("\0%s\0%s" % (U1, PW_U1)).encode())
+        tap.eq(typ, "OK", "AUTHENTICATE PLAIN as %s (SASL, shadow)" % U1)
+        m.logout()
+    except imaplib.IMAP4.error as e:
+        tap.ok(False, "AUTHENTICATE PLAIN as %s (SASL, shadow)" % U1, str(e))
+
+    m, why = imap_login(U1, PW_U2)
+    tap.ok(m is None and "AUTHENTICATIONFAILED" in why,
+           "a wrong password: NO [AUTHENTICATIONFAILED]", why)
+    m, why = imap_login("root", "x")
+    tap.ok(m is None, "root never logs in (uid 0)", why)
+    m, why = imap_login("%s+x@%s" % (U1, SYSDOM), PW_U1)
+    tap.ok(m is None, "nor an address extension (%s+x)" % U1, why)
+    m, why = imap_login("alice@example.test", pt.PASSWORD)
+    if tap.ok(m is not None, "a virtual user still logs in (sasldb)", why):
+        got = session_procs(pwd.getpwnam("vmail").pw_uid, "imapd")
+        tap.ok(len(got) >= 1, "and its session runs as vmail")
+        m.logout()
+    shadow_gid = os.stat("/etc/shadow").st_gid
+    authd = [pid for pid, ppid, pgid, e, a0 in pt.descendants(S.proc.pid)
+             if "authd" in (e, a0)]
+    if tap.eq(len(authd), 1, "one authd"):
+        ids = pt.proc_ids(authd[0])
+        pa = pwd.getpwnam("postern-auth")
+        tap.eq((ids["Uid"][0], sorted(ids["Groups"])),
+               (pa.pw_uid, sorted([pa.pw_gid, shadow_gid])),
+               "authd runs as postern-auth, its groups its own and "
+               "/etc/shadow's, no other (system_domains set)")
+    log = read_file(S.log_path) or b""
+    tap.ok(b"login user=%s@%s" % (U1.encode(), SYSDOM.encode()) in log,
+           "the log names the Unix login as %s@%s" % (U1, SYSDOM))
+
+
+def t_pop3():
+    p = poplib.POP3("127.0.0.1", POP3_PORT, timeout=20)
+    try:
+        p.user(U1)
+        p.pass_(PW_U1)
+    except poplib.error_proto as e:
+        tap.ok(False, "POP3 USER/PASS as Unix account %s" % U1, str(e))
+        return
+    tap.ok(True, "POP3 USER/PASS as Unix account %s" % U1)
+    n, _ = p.stat()
+    n_files = len(md_files(MD1, "new")) + len(md_files(MD1, "cur"))
+    tap.eq(n, n_files, "STAT counts ~%s/Maildir's messages" % U1)
+    got = session_procs(PW1.pw_uid, "pop3d")
+    tap.eq(len(got), 1, "the pop3d session runs as %s" % U1)
+    p.quit()
+    p = poplib.POP3("127.0.0.1", POP3_PORT, timeout=20)
+    try:
+        p.user(U2)
+        p.pass_(PW_U1)
+        tap.ok(False, "POP3 with another account's password is refused")
+    except poplib.error_proto as e:
+        tap.ok(True, "POP3 with another account's password is refused", str(e))
+    try:
+        p.quit()
+    except (poplib.error_proto, OSError):
+        pass
+
+
 def t_check():
+    r = pt.run_cmd([pt.POSTERN, "user", "add", "-c", S.conf, "-f",
+                    "%s@%s" % (U1, SYSDOM)], input="pw-12345678\n",
+                   env=pt.clean_env())
+    tap.ok(r.returncode != 0 and "system_domains" in r.stderr,
+           "postern user add refuses an address of a system domain (even "
+           "with -f)", r.stderr)
     r = pt.run_cmd([pt.POSTERN, "check", "-c", S.conf], env=pt.clean_env())
     tap.ok("system_domains" not in r.stderr,
            "postern check as root says nothing about system_domains", r.stderr)
@@ -390,7 +548,7 @@ def t_nonroot():
 
 
 for fn in (t_plain, t_case_and_plus, t_rules, t_broken_rules, t_refusals,
-           t_root_alias, t_proc_ids, t_check, t_stop, t_nonroot):
+           t_root_alias, t_proc_ids, t_imap, t_pop3, t_check, t_stop, t_nonroot):
     tap.run(fn, timeout=90)
 del_users()
 tap.done()
