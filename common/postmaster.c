@@ -82,7 +82,8 @@ int
 postmaster_target(const struct conf *c, const struct aliases *al,
     const char *address, char *out, size_t outlen)
 {
-	char first[512];
+	char first[512], root[512];
+	const char *at;
 	int r;
 
 	if (!postmaster_is(c, address))
@@ -95,7 +96,12 @@ postmaster_target(const struct conf *c, const struct aliases *al,
 		return 0;	/* rule 2 */
 	if (*c->postmaster_address != '\0')	/* rule 3 */
 		return str_copy(out, c->postmaster_address, outlen) == -1 ? -1 : 1;
-	if (first[0] != '\0')	/* rule 4 */
+	/* rule 4: root of the host, which is only ever reached by its alias */
+	at = strrchr(address, '@');
+	if (al != NULL && str_fmt(root, sizeof(root), "root%s", at) != -1 &&
+	    aliases_exists(al, root))
+		return str_copy(out, root, outlen) == -1 ? -1 : 1;
+	if (first[0] != '\0')	/* rule 5 */
 		return str_copy(out, first, outlen) == -1 ? -1 : 1;
 	return -1;
 }

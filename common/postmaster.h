@@ -10,7 +10,9 @@
  *     is expanded as usual);
  *  2. a user postmaster@DOMAIN in the user database (delivered there);
  *  3. postmaster_address, when set (itself alias-expanded);
- *  4. the first user of the user database (sorted, as `postern user list`
+ *  4. root of the host, when an aliases(5) entry for root@DOMAIN or root
+ *     says where its mail goes (root itself is never a mailbox);
+ *  5. the first user of the user database (sorted, as `postern user list`
  *     shows them).
  * Otherwise it reaches no mailbox (qmgr defers it).
  */
@@ -27,7 +29,7 @@ int postmaster_is(const struct conf *, const char *address);
 /*
  * Where does address go? 0 when it is not the postmaster of a local
  * domain or rules 1-2 apply (deliver it as it is); 1 with out set to the
- * address to use instead (rules 3-4); -1 when it reaches no mailbox.
+ * address to use instead (rules 3-5); -1 when it reaches no mailbox.
  */
 int postmaster_target(const struct conf *, const struct aliases *,
     const char *address, char *out, size_t outlen);

@@ -83,7 +83,7 @@ qmgr_checked_at_rcpt(const struct qmgr_job *j, size_t i)
 
 /*
  * RFC 5321 4.5.1: postmaster@ a local domain without an alias or a user of
- * that name goes to postmaster_address or the first user
+ * that name goes to postmaster_address, root's alias or the first user
  * (common/postmaster.h). The address to expand for addr, or NULL when it
  * reaches no mailbox (deferred: `postern check` warns about it).
  */

@@ -3,8 +3,8 @@
 The reserved mailboxes (issue 13): RFC 5321 4.5.1 says a server MUST
 accept postmaster, any case, with or without a domain, for every domain
 it delivers; RFC 2142 abuse is accepted only when an alias exists.
-postmaster goes to its alias, else postmaster_address, else the first
-user of the user database (common/postmaster.h). `postern check` warns
+postmaster goes to its alias, else postmaster_address, else root's
+alias, else the first user of the user database (common/postmaster.h). `postern check` warns
 when it reaches no mailbox. smtplib as the client.
 """
 import os
@@ -87,6 +87,19 @@ def t_alias():
         s.stop()
 
 
+def t_root_alias():
+    s = Suite(name="root-alias", aliases=DEFAULT_ALIASES +
+              "root: carol@example.org\n").start()
+    try:
+        what = "no postmaster alias, root has one"
+        deliver_to(s, "postmaster", "carol@example.org", what)
+        deliver_to(s, "POSTMASTER@example.test", "carol@example.org", what)
+        tap.eq(len(s.maildir_messages("alice@example.test")), 0,
+               "root's alias comes before the first user")
+    finally:
+        s.stop()
+
+
 def t_postmaster_address():
     s = Suite(name="pm-address",
               extra_conf={"postmaster_address": "dave@example.test"}).start()
@@ -112,6 +125,7 @@ def t_check_warns():
     tap.ok(WARNING not in err, "no warning once postmaster_address is set", err)
 
 
-for fn in (t_first_user, t_alias, t_postmaster_address, t_check_warns):
+for fn in (t_first_user, t_alias, t_root_alias, t_postmaster_address,
+           t_check_warns):
     tap.run(fn, timeout=120)
 tap.done()
