@@ -19,12 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "log.h"
 #include "mailbox.h"
+#include "maildir.h"
 #include "util.h"
 
 #define MAILBOX_LOCKFILE	"postern-pop3.lock"
@@ -257,6 +259,7 @@ mailbox_open(struct mailbox *mb, int lock, char *err, size_t errlen)
 	}
 	if (lock && (r = mailbox_lock(mb, err, errlen)) != 0)
 		return r;
+	(void)maildir_clean_tmp(".", time(NULL));	/* what a killed writer left */
 	if (mailbox_scan(mb, "new", &cap, err, errlen) == -1 ||
 	    mailbox_scan(mb, "cur", &cap, err, errlen) == -1) {
 		mailbox_close(mb);

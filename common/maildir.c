@@ -5,13 +5,15 @@
  * uniquely named file in tmp/, fsync it, move it into new/ never
  * overwriting (renameat2 RENAME_NOREPLACE, else link + unlink), fsync
  * new/ (shared with concurrent workers: gcommit). A crash before the move
- * leaves only a tmp/ file (cleaned by readers after 36 hours); after the
- * new/ fsync the message is safe.
+ * leaves only a tmp/ file (removed by readers after 36 hours:
+ * maildir_clean_tmp, called by pop3d and imapd); after the new/ fsync the
+ * message is safe.
  */
 #include "config.h"
 
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,6 +24,7 @@
 
 #include "gcommit.h"
 #include "maildir.h"
+#include "log.h"
 #include "util.h"
 
 #define MAILDIR_COPYBUF	65536
@@ -291,4 +294,44 @@ maildir_deliver(const char *path, const char *hostname, const void *prefix,
 	if (name != NULL)
 		str_copy(name, fname, namelen);
 	return MAILDIR_OK;
+}
+
+int
+maildir_clean_tmp(const char *dir, time_t now)
+{
+	struct timespec ts[2];
+	struct dirent *de;
+	struct stat st;
+	char path[4096];
+	DIR *d;
+	int dfd, n = 0;
+
+	if (str_fmt(path, sizeof(path), "%s/tmp", dir) == -1 ||
+	    stat(path, &st) == -1 || !S_ISDIR(st.st_mode) ||
+	    now - st.st_atime < MAILDIR_TMP_SCAN_SECS)
+		return 0;
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	dfd = dirfd(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode) ||
+		    now - st.st_mtime <= MAILDIR_TMP_MAX_AGE ||
+		    now - st.st_ctime <= MAILDIR_TMP_MAX_AGE)
+			continue;
+		if (unlinkat(dfd, de->d_name, 0) == 0)
+			n++;
+	}
+	/* The scan's time, for the next reader: tmp/'s atime (mtime untouched). */
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_NOW;
+	ts[1].tv_sec = 0;
+	ts[1].tv_nsec = UTIME_OMIT;
+	(void)futimens(dfd, ts);
+	closedir(d);
+	if (n > 0)
+		log_info("%s: removed %d file(s) older than %d hours", path, n,
+		    MAILDIR_TMP_MAX_AGE / 3600);
+	return n;
 }

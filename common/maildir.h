@@ -40,4 +40,16 @@ int maildir_deliver(const char *path, const char *hostname, const void *prefix,
     size_t plen, int fd, off_t off, unsigned long long len, char *name,
     size_t namelen, char *err, size_t errlen);
 
+/*
+ * Readers' cleanup of tmp/ (Maildir and Dovecot's rule): remove the
+ * regular files in dir/tmp whose mtime and ctime are both more than
+ * MAILDIR_TMP_MAX_AGE old (what a killed writer left), at most once per
+ * MAILDIR_TMP_SCAN_SECS: the time of the last scan is tmp/'s atime,
+ * set explicitly after each scan. now is the time to judge ages by
+ * (time(NULL); the unit test moves it). The number of files removed, or -1.
+ */
+#define MAILDIR_TMP_MAX_AGE	(36 * 3600)
+#define MAILDIR_TMP_SCAN_SECS	(8 * 3600)
+int maildir_clean_tmp(const char *dir, time_t now);
+
 #endif

@@ -106,6 +106,7 @@ imap_folder_open(struct imap_folder *f, const char *name, int readonly,
 	str_copy(f->name, str_ieq(name, "INBOX") ? "INBOX" : name, sizeof(f->name));
 	if (folder_ready(f->dir, err, errlen) == -1)
 		return -1;
+	(void)maildir_clean_tmp(f->dir, time(NULL));	/* what a killed writer left */
 	f->readonly = readonly;
 	f->priv = p = xcalloc(1, sizeof(*p));
 	p->notifyfd = -1;

@@ -11,6 +11,7 @@ IMAP, and IMAP's renames do not change POP3's UIDLs. The index is a
 cache: deleted or overwritten with garbage it loses no UID or flag;
 changes made by another program (flags in a file name, a file put into
 cur/) show in an open session; UIDs and flags survive a restart.
+imapd and pop3d scan tmp/ for what killed writers left.
 """
 
 import os
@@ -317,13 +318,55 @@ def t_index_is_a_cache():
     c.close()
 
 
+def t_tmp_cleanup():
+    """Readers clean what a killed writer left in tmp/ (files over 36 hours
+    old), scanning at most every 8 hours: the scan's time is tmp/'s atime.
+    A file's ctime cannot be set back here, so this checks that imapd and
+    pop3d do scan (the atime moves), that a scan within 8 hours does not,
+    and that a young file survives (common/maildir.c and
+    tests/unit/test_maildir_tmp.c have the age rules)."""
+    user = DAVE
+    md = S.maildir(user)
+    tmp = os.path.join(md, "tmp")
+    young = os.path.join(tmp, "young.%d" % os.getpid())
+    with open(young, "w") as f:
+        f.write("a delivery in progress\n")
+    st = os.stat(md)
+    os.chown(young, st.st_uid, st.st_gid)
+
+    def set_atime(age):
+        os.utime(tmp, ns=(time.time_ns() - int(age * 1e9), os.stat(tmp).st_mtime_ns))
+
+    def atime_age():
+        return time.time() - os.stat(tmp).st_atime
+    set_atime(3600)
+    c = u.session(S.imap_port, user, select="INBOX")
+    c.cmd("LOGOUT")
+    c.close()
+    tap.ok(atime_age() > 3000, "SELECT within 8 hours of the last scan: tmp/ "
+           "is not scanned (its atime stays)", atime_age())
+    set_atime(9 * 3600)
+    c = u.session(S.imap_port, user, select="INBOX")
+    c.cmd("LOGOUT")
+    c.close()
+    tap.ok(atime_age() < 60, "imapd SELECT after 8 hours scans tmp/ (atime "
+           "now)", atime_age())
+    set_atime(9 * 3600)
+    p = pop(user)
+    p.quit()
+    tap.ok(atime_age() < 60, "a pop3d login after 8 hours scans it too",
+           atime_age())
+    tap.ok(os.path.exists(young), "a young file in tmp/ is left alone")
+    os.unlink(young)
+
+
 def t_stop():
     tap.eq(S.stop(), 0, "the master stops cleanly")
 
 
 def main():
     for fn in (t_start, t_two_sessions, t_deliver_race, t_pop3_and_imap, t_index_is_a_cache,
-               t_stop):
+               t_tmp_cleanup, t_stop):
         tap.run(fn, timeout=150)
     tap.done()
 
