@@ -226,50 +226,42 @@ scan_merge(struct scan *sc, struct scan_part *parts, size_t n)
 	}
 }
 
-/* All entries of dir/sub, appended to sc. 0 or -1 with err. */
-static int
-scan_one(struct scan *sc, const char *dir, const char *sub, char *err,
-    size_t errlen)
+/* Plan the ranges of dir/sub into parts (path is theirs to keep). The count. */
+static size_t
+scan_plan(struct scan_part *parts, char *path, size_t pathlen, const char *dir,
+    const char *sub)
 {
-	struct scan_part parts[SCAN_PARTS_MAX];
-	char path[STORE_PATH];
 	uint64_t span;
-	size_t i, n, total = sc->n;
-	int e = 0, what = 0;
+	size_t i, n;
 
-	if (store_path(path, sizeof(path), dir, sub) == -1) {
-		errno = ENAMETOOLONG;
-		return store_err(err, errlen, "scan", dir);
-	}
+	if (store_path(path, pathlen, dir, sub) == -1)
+		return 0;
 	n = scan_nparts(path);
 	span = (UINT64_C(1) << 63) / n;
-	memset(parts, 0, sizeof(parts));
 	for (i = 0; i < n; i++) {
 		parts[i].path = path;
 		parts[i].sub = sub;
 		parts[i].lo = i * span;
 		parts[i].hi = i + 1 == n ? UINT64_MAX : (i + 1) * span;
 	}
-	scan_parts_run(parts, n);
+	return n;
+}
+
+/* The first failure among n parts into *e, *what and *path. Their entries' count. */
+static size_t
+scan_check(struct scan_part *parts, size_t n, int *e, int *what, const char **path)
+{
+	size_t i, total = 0;
+
 	for (i = 0; i < n; i++) {
 		total += parts[i].sc.n;
-		if (parts[i].err != 0 && e == 0) {
-			e = parts[i].err;
-			what = parts[i].what;
+		if (parts[i].err != 0 && *e == 0) {
+			*e = parts[i].err;
+			*what = parts[i].what;
+			*path = parts[i].path;
 		}
 	}
-	if (e == 0 && total > STORE_MAXMSGS)
-		e = EFBIG;
-	if (e == 0)
-		scan_merge(sc, parts, n);
-	for (i = 0; i < n; i++)
-		scan_free(&parts[i].sc);
-	if (e != 0) {
-		errno = e;
-		return store_err(err, errlen, e == EFBIG ? "scan" : what ? "readdir" :
-		    "opendir", path);
-	}
-	return 0;
+	return total;
 }
 
 int
@@ -287,18 +279,52 @@ scan_mtimes(const char *dir, struct timespec *new_mtime, struct timespec *cur_mt
 	return 0;
 }
 
+/*
+ * new/ and cur/ are read at the same time, each in up to SCAN_PARTS_MAX
+ * ranges: a folder out of the page cache waits for all its directory
+ * blocks at once (new/ stays as large as it ever was, even when empty).
+ */
 int
 scan_dir(struct scan *sc, const char *dir, char *err, size_t errlen)
 {
+	struct scan_part parts[2 * SCAN_PARTS_MAX];
+	char npath[STORE_PATH], cpath[STORE_PATH];
+	const char *epath = dir;
+	size_t i, nn, nc, total;
+	int e = 0, what = 0;
+
 	/* mtimes first: a change during the pass makes the next one rescan */
 	clock_gettime(CLOCK_REALTIME, &sc->started);
 	if (scan_mtimes(dir, &sc->new_mtime, &sc->cur_mtime) == -1)
 		return store_err(err, errlen, "stat", dir);
-	if (scan_one(sc, dir, "new", err, errlen) == -1)
-		return -1;
-	sc->ncur = sc->n;
-	if (scan_one(sc, dir, "cur", err, errlen) == -1)
-		return -1;
+	memset(parts, 0, sizeof(parts));
+	if ((nn = scan_plan(parts, npath, sizeof(npath), dir, "new")) == 0 ||
+	    (nc = scan_plan(parts + nn, cpath, sizeof(cpath), dir, "cur")) == 0) {
+		errno = ENAMETOOLONG;
+		return store_err(err, errlen, "scan", dir);
+	}
+	if (nn + nc == 2) {
+		/* two small directories: no thread */
+		scan_part_run(&parts[0]);
+		scan_part_run(&parts[1]);
+	} else {
+		scan_parts_run(parts, nn + nc);
+	}
+	total = sc->n + scan_check(parts, nn + nc, &e, &what, &epath);
+	if (e == 0 && total > STORE_MAXMSGS)
+		e = EFBIG;
+	if (e == 0) {
+		scan_merge(sc, parts, nn);
+		sc->ncur = sc->n;
+		scan_merge(sc, parts + nn, nc);
+	}
+	for (i = 0; i < nn + nc; i++)
+		scan_free(&parts[i].sc);
+	if (e != 0) {
+		errno = e;
+		return store_err(err, errlen, e == EFBIG ? "scan" : what ? "readdir" :
+		    "opendir", epath);
+	}
 	return 0;
 }
 

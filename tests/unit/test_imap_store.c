@@ -619,12 +619,13 @@ cmp_str(const void *a, const void *b)
 
 /*
  * A directory large enough to be read in hash ranges by several threads
- * (on ext4; elsewhere in one pass): every file exactly once, new/ first.
+ * (on ext4; elsewhere in one pass), new/ and cur/ at once: every file
+ * exactly once, new/ first.
  */
 static void
 test_scan_ranges(void **state)
 {
-	enum { N = 12000 };
+	enum { N = 12000, M = 9000 };
 	struct imap_folder f;
 	struct scan sc;
 	struct stat st;
@@ -640,14 +641,25 @@ test_scan_ranges(void **state)
 		assert_true(fd >= 0);
 		close(fd);
 	}
+	/* new/ large too: both directories are read at once, in ranges */
+	for (i = 0; i < M; i++) {
+		str_fmt(path, sizeof(path), "new/%zu.M%zuP4343Q%zu.a-rather-long-host-name."
+		    "example.test,S=1000,W=1020", 1700000000 + i, i, i);
+		fd = open(path, O_WRONLY | O_CREAT, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
 	deliver(".", "Subject: a\n\nnew\n", NULL, 0);
 	assert_int_equal(stat("cur", &st), 0);
 	printf("# cur/ is %lld bytes\n", (long long)st.st_size);
+	assert_int_equal(stat("new", &st), 0);
+	printf("# new/ is %lld bytes\n", (long long)st.st_size);
 	memset(&sc, 0, sizeof(sc));
 	assert_int_equal(scan_dir(&sc, ".", err, sizeof(err)), 0);
-	assert_int_equal(sc.ncur, 1);
-	assert_int_equal(sc.n, N + 1);
-	assert_memory_equal(sc.e[0].name, "new/", 4);
+	assert_int_equal(sc.ncur, M + 1);
+	assert_int_equal(sc.n, N + M + 1);
+	for (i = 0; i < sc.n; i++)
+		assert_memory_equal(sc.e[i].name, i < M + 1 ? "new/" : "cur/", 4);
 	names = xcalloc(sc.n, sizeof(*names));
 	for (i = 0; i < sc.n; i++) {
 		names[i] = sc.e[i].name;
@@ -659,7 +671,7 @@ test_scan_ranges(void **state)
 	free(names);
 	scan_free(&sc);
 	assert_int_equal(imap_folder_open(&f, "INBOX", 0, err, sizeof(err)), 0);
-	assert_int_equal(f.n, N + 1);
+	assert_int_equal(f.n, N + M + 1);
 	for (i = 1; i < f.n; i++)
 		assert_true(f.msgs[i - 1].uid < f.msgs[i].uid);
 	imap_folder_close(&f);
