@@ -43,6 +43,8 @@ import os
 import poplib
 import pwd
 import signal
+import smtplib
+import ssl
 import stat
 import subprocess
 import sys
@@ -68,7 +70,7 @@ U1 = "ptsu1-%s" % TAG[-8:]
 U2 = "ptsu2-%s" % TAG[-8:]
 PW_U1 = "Unix-pass-%s-1" % TAG    # set with chpasswd: a real shadow(5) hash
 PW_U2 = "Unix-pass-%s-2" % TAG
-IMAP_PORT, POP3_PORT = pt.free_port(), pt.free_port()
+IMAP_PORT, POP3_PORT, SUB_PORT = pt.free_port(), pt.free_port(), pt.free_port()
 _made = []
 
 
@@ -109,6 +111,7 @@ def setup():
         s = pt.Suite(extra_conf={"system_domains": "%s, %s" % (SYSDOM, SYSDOM2),
                                  "imap_listen": "127.0.0.1:%d" % IMAP_PORT,
                                  "pop3_listen": "127.0.0.1:%d" % POP3_PORT,
+                                 "submission_listen": "127.0.0.1:%d" % SUB_PORT,
                                  "imap_plaintext_auth": "yes",
                                  "pop3_plaintext_auth": "yes"},
                      aliases=pt.DEFAULT_ALIASES +
@@ -505,6 +508,42 @@ def t_pop3():
         pass
 
 
+def t_submission():
+    """SMTP AUTH on 587 goes through authd too: the account sends mail
+    (here to user2, local, so nothing leaves) with its Unix password."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    subj = "submitted-" + TAG
+    try:
+        with smtplib.SMTP("127.0.0.1", SUB_PORT, local_hostname="client.test",
+                          timeout=20) as s:
+            s.ehlo()
+            s.starttls(context=ctx)
+            s.ehlo()
+            code, _ = s.login(U1, PW_U1)
+            tap.eq(code, 235, "submission: AUTH as Unix account %s with its "
+                   "password: 235" % U1)
+            s.sendmail("%s@%s" % (U1, SYSDOM), ["%s@%s" % (U2, SYSDOM)],
+                       "From: %s@%s\r\nSubject: %s\r\n\r\nhi\r\n"
+                       % (U1, SYSDOM, subj))
+    except smtplib.SMTPException as e:
+        tap.ok(False, "submission: AUTH as Unix account %s" % U1, repr(e))
+        return
+    tap.eq(len(wait_subject(MD2, "new", subj)), 1,
+           "and the message it sent reached %s's INBOX" % U2)
+    try:
+        with smtplib.SMTP("127.0.0.1", SUB_PORT, local_hostname="client.test",
+                          timeout=20) as s:
+            s.ehlo()
+            s.starttls(context=ctx)
+            s.ehlo()
+            s.login(U1, PW_U2)
+        tap.ok(False, "submission: a wrong Unix password is refused")
+    except smtplib.SMTPAuthenticationError as e:
+        tap.eq(e.smtp_code, 535, "submission: a wrong Unix password gets 535")
+
+
 def t_check():
     r = pt.run_cmd([pt.POSTERN, "user", "add", "-c", S.conf, "-f",
                     "%s@%s" % (U1, SYSDOM)], input="pw-12345678\n",
@@ -548,7 +587,8 @@ def t_nonroot():
 
 
 for fn in (t_plain, t_case_and_plus, t_rules, t_broken_rules, t_refusals,
-           t_root_alias, t_proc_ids, t_imap, t_pop3, t_check, t_stop, t_nonroot):
+           t_root_alias, t_proc_ids, t_imap, t_pop3, t_submission, t_check, t_stop,
+           t_nonroot):
     tap.run(fn, timeout=90)
 del_users()
 tap.done()
