@@ -31,6 +31,9 @@ struct auth_conn {
 	int64_t		 reply_at;	/* > 0: hold the answer (and input) until then */
 	int		 closing;	/* close once out is written */
 	sasl_callback_t	 cbs[4];	/* userdb's, and the system-login check */
+	uint64_t	 id;		/* unique for authd's life: finished checks find it */
+	int		 pending;	/* a system login's check is running: hold input */
+	int		 plain_wait;	/* PLAIN sent its empty challenge: "step" is the response */
 	char		 sys_addr[256];	/* a system login the SASL exchange passed */
 };
 
@@ -38,6 +41,8 @@ void auth_cmd_init(const struct conf *);
 /* Run one request line (NUL-terminated, no LF); the answer goes to c->out. */
 void auth_cmd_line(struct auth_conn *, char *line);
 void auth_cmd_conn_done(struct auth_conn *);
+/* A system login's check that c waited for has finished (auth_sys_collect). */
+void auth_cmd_sys_result(struct auth_conn *c, int result, const char *addr);
 /*
  * The key failures are counted under for a client address: its network,
  * the address cut to v4bits (IPv4, and IPv4-mapped IPv6) or v6bits, as
@@ -64,5 +69,15 @@ int auth_sys_login(const struct conf *, const char *login, char *addr,
     size_t addrlen, struct sysuser *u);
 /* pass against u's shadow(5) hash: 1 right, 0 wrong, -1 temp. */
 int auth_sys_checkpass(const struct sysuser *u, const char *pass);
+/*
+ * The same in worker threads: start them (the fd to poll for finished
+ * checks, or -1: then checks run inline), queue one for a connection
+ * (0, or -1: run it inline), and hand each finished one to done (from
+ * the loop, when the fd is readable; the connection may be gone).
+ */
+int auth_sys_start(void);
+int auth_sys_submit(uint64_t conn_id, const struct sysuser *u, const char *pass,
+    const char *addr);
+void auth_sys_collect(void (*done)(uint64_t conn_id, int result, const char *addr));
 
 #endif

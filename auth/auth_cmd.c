@@ -26,6 +26,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -440,15 +441,95 @@ auth_cmd_mechs(struct auth_conn *c, char *arg)
 	auth_cmd_conn_done(c);
 }
 
+/*
+ * PLAIN with an initial response (RFC 4616: [authzid] NUL authcid NUL
+ * passwd) for a system login: checked in a worker thread like "plain",
+ * not inline in libsasl2's callback. 1 when taken (c->pending), else 0:
+ * libsasl2 runs the exchange (a virtual user, a proxy authzid, anything
+ * malformed).
+ */
+static int
+auth_plain_ir_sys(struct auth_conn *c, const unsigned char *in, int n)
+{
+	const unsigned char *p1, *p2;
+	char authcid[256], pass[1024], addr[256];
+	struct sysuser su;
+	size_t zl, cl, pl;
+	int taken = 0;
+
+	if (auth_sys_realm() == NULL || in == NULL || n <= 0 ||
+	    (p1 = memchr(in, '\0', (size_t)n)) == NULL ||
+	    (p2 = memchr(p1 + 1, '\0', (size_t)n - (size_t)(p1 + 1 - in))) == NULL ||
+	    memchr(p2 + 1, '\0', (size_t)n - (size_t)(p2 + 1 - in)) != NULL)
+		return 0;
+	zl = (size_t)(p1 - in);
+	cl = (size_t)(p2 - p1 - 1);
+	pl = (size_t)n - (size_t)(p2 + 1 - in);
+	if (cl == 0 || cl >= sizeof(authcid) || pl >= sizeof(pass) ||
+	    (zl > 0 && (zl != cl || memcmp(in, p1 + 1, cl) != 0)))
+		return 0;
+	memcpy(authcid, p1 + 1, cl);
+	authcid[cl] = '\0';
+	memcpy(pass, p2 + 1, pl);
+	pass[pl] = '\0';
+	str_lower(authcid);
+	if (auth_sys_login(auth_conf, authcid, addr, sizeof(addr), &su) == 1 &&
+	    su.name[0] != '\0' && auth_sys_submit(c->id, &su, pass, addr) == 0) {
+		c->pending = 1;
+		taken = 1;
+	}
+	secure_zero(pass, sizeof(pass));
+	return taken;
+}
+
+/*
+ * Run mechanism mech with its initial response (in, n bytes; NULL: none),
+ * which it frees. With system_domains, PLAIN is looked at here first so
+ * that a system login's check runs in a worker thread (auth_plain_ir_sys):
+ * without an initial response the empty challenge of RFC 4616 is sent
+ * from here and the response comes back as "step".
+ */
+static void
+auth_start_mech(struct auth_conn *c, const char *mech, unsigned char *in, int n)
+{
+	const char *out = NULL;
+	unsigned outlen = 0;
+	int r;
+
+	if (strcasecmp(mech, "PLAIN") == 0 && auth_sys_realm() != NULL) {
+		if (in == NULL) {
+			c->plain_wait = 1;
+			auth_reply(c, "cont =", NULL);
+			return;
+		}
+		if (auth_plain_ir_sys(c, in, n)) {
+			secure_zero(in, (size_t)n);
+			free(in);
+			return;
+		}
+	}
+	if (auth_sasl_new(c) == -1) {
+		auth_fail(c, "temp");
+		free(in);
+		return;
+	}
+	r = sasl_server_start(c->sasl, mech, (const char *)in, (unsigned)n, &out, &outlen);
+	if (in != NULL) {
+		secure_zero(in, (size_t)n);
+		free(in);
+	}
+	auth_sasl_result(c, r, out, outlen);
+	if (r != SASL_CONTINUE)
+		auth_cmd_conn_done(c);	/* a later "step" is a protocol error */
+}
+
 /* start MECH [DATA] and step DATA. */
 static void
 auth_cmd_start(struct auth_conn *c, char *arg)
 {
 	char *data = strchr(arg, ' ');
 	unsigned char *in = NULL;
-	const char *out = NULL;
-	unsigned outlen = 0;
-	int n = 0, r;
+	int n = 0;
 
 	if (data != NULL)
 		*data++ = '\0';
@@ -460,19 +541,8 @@ auth_cmd_start(struct auth_conn *c, char *arg)
 		auth_reply(c, "fail proto", NULL);
 		return;
 	}
-	if (auth_sasl_new(c) == -1) {
-		auth_fail(c, "temp");
-		free(in);
-		return;
-	}
-	r = sasl_server_start(c->sasl, arg, (const char *)in, (unsigned)n, &out, &outlen);
-	if (in != NULL) {
-		secure_zero(in, (size_t)n);
-		free(in);
-	}
-	auth_sasl_result(c, r, out, outlen);
-	if (r != SASL_CONTINUE)
-		auth_cmd_conn_done(c);	/* a later "step" is a protocol error */
+	c->plain_wait = 0;
+	auth_start_mech(c, arg, in, n);
 }
 
 static void
@@ -483,8 +553,14 @@ auth_cmd_step(struct auth_conn *c, char *arg)
 	unsigned outlen = 0;
 	int n, r;
 
-	if (c->sasl == NULL || (n = auth_b64dec(arg, &in)) == -1) {
+	if ((c->sasl == NULL && !c->plain_wait) || (n = auth_b64dec(arg, &in)) == -1) {
 		auth_reply(c, "fail proto", NULL);
+		return;
+	}
+	if (c->plain_wait) {
+		/* PLAIN's response after our empty challenge: as if it had come first */
+		c->plain_wait = 0;
+		auth_start_mech(c, "PLAIN", in, n);
 		return;
 	}
 	r = sasl_server_step(c->sasl, (const char *)in, (unsigned)n, &out, &outlen);
@@ -521,6 +597,11 @@ auth_cmd_plain(struct auth_conn *c, char *arg)
 		str_lower((char *)user);	/* addresses are case-insensitive */
 		/* A Unix account of system_domains, else a virtual user. */
 		sys = auth_sys_login(auth_conf, (char *)user, sysaddr, sizeof(sysaddr), &su);
+		if (sys == 1 && su.name[0] != '\0' &&
+		    auth_sys_submit(c->id, &su, (char *)pass, sysaddr) == 0) {
+			c->pending = 1;	/* answered by auth_cmd_sys_result */
+			goto out;
+		}
 		if (sys == 1)
 			r = auth_sys_checkpass(&su, (char *)pass);
 		else if (sys == 0)
@@ -532,11 +613,23 @@ auth_cmd_plain(struct auth_conn *c, char *arg)
 		else
 			auth_fail(c, r == 0 ? "auth" : "temp");
 	}
+out:
 	if (pass != NULL)
 		secure_zero(pass, (size_t)plen);
 	free(user);
 	free(pass);
 }
+
+void
+auth_cmd_sys_result(struct auth_conn *c, int result, const char *addr)
+{
+	c->pending = 0;
+	if (result == 1)
+		auth_success(c, addr);
+	else
+		auth_fail(c, result == 0 ? "auth" : "temp");
+}
+
 
 static void
 auth_cmd_token(struct auth_conn *c, char *arg)

@@ -20,11 +20,16 @@
 
 #include <crypt.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <shadow.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -170,4 +175,129 @@ auth_sys_checkpass(const struct sysuser *u, const char *pass)
 	free(cd);
 	secure_zero(hash, sizeof(hash));
 	return ok;
+}
+
+/*
+ * The checks run in worker threads: crypt(3) of a yescrypt hash takes
+ * tens of milliseconds (about 60 ms here), and authd's one poll loop
+ * serves every login of every user. The threads only call getspnam_r,
+ * getpwnam_r and crypt_r (all reentrant) and the logger; the loop
+ * learns of a finished check through a pipe and answers it (as
+ * Dovecot's auth-worker processes do for blocking password databases).
+ */
+#define AUTH_SYS_WORKERS	4
+#define AUTH_SYS_QUEUE		256	/* checks waiting or done; more: inline */
+
+struct auth_sys_job {
+	uint64_t	 conn_id;
+	struct sysuser	 u;
+	char		 pass[1024];
+	char		 addr[256];
+	int		 result;
+};
+
+static pthread_mutex_t	 auth_sys_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 auth_sys_cv = PTHREAD_COND_INITIALIZER;
+static struct auth_sys_job *auth_sys_todo[AUTH_SYS_QUEUE];
+static struct auth_sys_job *auth_sys_done[AUTH_SYS_QUEUE];
+static size_t		 auth_sys_ntodo, auth_sys_ndone, auth_sys_inflight;
+static int		 auth_sys_pipe[2] = { -1, -1 };
+
+static void *
+auth_sys_worker(void *arg)
+{
+	struct auth_sys_job *j;
+	char one = 1;
+
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&auth_sys_mu);
+		while (auth_sys_ntodo == 0)
+			pthread_cond_wait(&auth_sys_cv, &auth_sys_mu);
+		j = auth_sys_todo[0];
+		memmove(auth_sys_todo, auth_sys_todo + 1,
+		    --auth_sys_ntodo * sizeof(auth_sys_todo[0]));
+		pthread_mutex_unlock(&auth_sys_mu);
+		j->result = auth_sys_checkpass(&j->u, j->pass);
+		secure_zero(j->pass, sizeof(j->pass));
+		pthread_mutex_lock(&auth_sys_mu);
+		auth_sys_done[auth_sys_ndone++] = j;
+		pthread_mutex_unlock(&auth_sys_mu);
+		(void)write(auth_sys_pipe[1], &one, 1);	/* non-blocking: a full pipe already wakes */
+	}
+	return NULL;
+}
+
+int
+auth_sys_start(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	sigset_t all, old;
+	int i, started = 0;
+
+	if (pipe2(auth_sys_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		return -1;
+	if (pthread_attr_init(&attr) != 0)
+		return -1;
+	(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	(void)pthread_attr_setstacksize(&attr, 256 * 1024);
+	/* the workers take no signal: the loop's handlers stay the loop's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (i = 0; i < AUTH_SYS_WORKERS; i++)
+		if (pthread_create(&t, &attr, auth_sys_worker, NULL) == 0)
+			started++;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (started == 0) {
+		close(auth_sys_pipe[0]);
+		close(auth_sys_pipe[1]);
+		auth_sys_pipe[0] = auth_sys_pipe[1] = -1;
+		return -1;
+	}
+	return auth_sys_pipe[0];
+}
+
+int
+auth_sys_submit(uint64_t conn_id, const struct sysuser *u, const char *pass,
+    const char *addr)
+{
+	struct auth_sys_job *j;
+
+	if (auth_sys_pipe[0] == -1 || auth_sys_inflight == AUTH_SYS_QUEUE ||
+	    strlen(pass) >= sizeof(j->pass))
+		return -1;
+	j = xcalloc(1, sizeof(*j));
+	j->conn_id = conn_id;
+	j->u = *u;
+	str_copy(j->pass, pass, sizeof(j->pass));
+	str_copy(j->addr, addr, sizeof(j->addr));
+	auth_sys_inflight++;
+	pthread_mutex_lock(&auth_sys_mu);
+	auth_sys_todo[auth_sys_ntodo++] = j;
+	pthread_cond_signal(&auth_sys_cv);
+	pthread_mutex_unlock(&auth_sys_mu);
+	return 0;
+}
+
+void
+auth_sys_collect(void (*done)(uint64_t conn_id, int result, const char *addr))
+{
+	struct auth_sys_job *jobs[AUTH_SYS_QUEUE];
+	char buf[64];
+	size_t i, n;
+
+	while (read(auth_sys_pipe[0], buf, sizeof(buf)) > 0)
+		;
+	pthread_mutex_lock(&auth_sys_mu);
+	n = auth_sys_ndone;
+	memcpy(jobs, auth_sys_done, n * sizeof(jobs[0]));
+	auth_sys_ndone = 0;
+	pthread_mutex_unlock(&auth_sys_mu);
+	for (i = 0; i < n; i++) {
+		done(jobs[i]->conn_id, jobs[i]->result, jobs[i]->addr);
+		free(jobs[i]);
+		auth_sys_inflight--;
+	}
 }

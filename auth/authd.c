@@ -39,6 +39,8 @@
 static volatile sig_atomic_t authd_stop;
 static struct auth_conn *authd_conns[AUTHD_MAXCONN];
 static size_t authd_nconns;
+static uint64_t authd_next_id;
+static int authd_sysfd = -1;	/* finished system-login checks (auth_sys.c) */
 
 static void
 authd_on_term(int sig)
@@ -76,6 +78,7 @@ authd_accept(int lfd)
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
+	c->id = ++authd_next_id;
 	c->in = xmalloc(AUTHD_LINE + 1);
 	strbuf_init(&c->out, AUTHD_OUT_MAX);
 	c->last_ms = now_ms();
@@ -89,7 +92,7 @@ authd_lines(struct auth_conn *c)
 	char *lf;
 	size_t n;
 
-	while (c->reply_at == 0 && !c->closing &&
+	while (c->reply_at == 0 && !c->closing && !c->pending &&
 	    (lf = memchr(c->in, '\n', c->inlen)) != NULL) {
 		*lf = '\0';
 		n = (size_t)(lf - c->in) + 1;
@@ -148,16 +151,17 @@ authd_pollset(int lfd, struct pollfd *pfd)
 	size_t i;
 
 	pfd[0] = (struct pollfd){ lfd, POLLIN, 0 };
+	pfd[1] = (struct pollfd){ authd_sysfd, POLLIN, 0 };	/* -1: ignored */
 	for (i = 0; i < authd_nconns; i++) {
 		struct auth_conn *c = authd_conns[i];
 		short ev = 0;
-		if (c->reply_at == 0 && !c->closing)
+		if (c->reply_at == 0 && !c->closing && !c->pending)
 			ev |= POLLIN;
 		if (c->out.len > 0 && c->reply_at <= now)
 			ev |= POLLOUT;
 		if (c->reply_at > now && c->reply_at - now < t)
 			t = c->reply_at - now;
-		pfd[i + 1] = (struct pollfd){ c->fd, ev, 0 };
+		pfd[i + 2] = (struct pollfd){ c->fd, ev, 0 };
 	}
 	return (int)t;
 }
@@ -172,23 +176,39 @@ authd_service(const struct pollfd *pfd, size_t n)
 	for (i = n; i-- > 0; ) {
 		struct auth_conn *c = authd_conns[i];
 		int bad = 0;
-		if (pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR))
+		if (pfd[i + 2].revents & (POLLIN | POLLHUP | POLLERR))
 			bad = authd_read(c) == -1;
 		if (!bad)
 			bad = authd_write(c) == -1;
 		if (!bad && c->closing && c->out.len == 0)
 			bad = 1;
-		if (!bad && c->reply_at == 0 && now - c->last_ms > AUTHD_IDLE_MS)
+		if (!bad && c->reply_at == 0 && !c->pending &&
+		    now - c->last_ms > AUTHD_IDLE_MS)
 			bad = 1;
 		if (bad)
 			authd_conn_close(i);
 	}
 }
 
+/* A system login's check has finished: answer it, if its client is still here. */
+static void
+authd_sys_done(uint64_t id, int result, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < authd_nconns; i++) {
+		if (authd_conns[i]->id == id && authd_conns[i]->pending) {
+			auth_cmd_sys_result(authd_conns[i], result, addr);
+			authd_lines(authd_conns[i]);
+			return;
+		}
+	}
+}
+
 static void
 authd_loop(int lfd)
 {
-	static struct pollfd pfd[AUTHD_MAXCONN + 1];
+	static struct pollfd pfd[AUTHD_MAXCONN + 2];
 	size_t n;
 	int t;
 
@@ -196,11 +216,13 @@ authd_loop(int lfd)
 	while (!authd_stop) {
 		t = authd_pollset(lfd, pfd);
 		n = authd_nconns;
-		if (poll(pfd, n + 1, t) == -1) {
+		if (poll(pfd, n + 2, t) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll: %s", strerror(errno));
 		}
+		if (pfd[1].revents & POLLIN)
+			auth_sys_collect(authd_sys_done);
 		authd_service(pfd, n);
 		if (pfd[0].revents & POLLIN)
 			authd_accept(lfd);
@@ -271,6 +293,8 @@ main(int argc, char **argv)
 		fatal("cannot initialise the SASL library");
 	auth_cmd_init(&conf);
 	signal(SIGPIPE, SIG_IGN);
+	if (auth_sys_realm() != NULL && (authd_sysfd = auth_sys_start()) == -1)
+		log_warn("no worker threads for system logins: checked inline");
 	signal_set(SIGTERM, authd_on_term);
 	signal_set(SIGINT, authd_on_term);
 	log_info("authd ready");

@@ -2,7 +2,10 @@
  * libFuzzer target for authd's request parser (auth/auth_cmd.c): each
  * input line is one request on one connection; every answer must be one
  * LF-ended line, never a crash. SASL is not initialised here, so the
- * exchanges end in "fail temp"; the parsing before them is what runs.
+ * exchanges end in "fail temp"; the parsing before them is what runs,
+ * with system_domains set, so that PLAIN's own parsing for system logins
+ * (auth_plain_ir_sys) runs too: as a non-root start no account but uid
+ * 0's own may log in, which never does, so no password is ever hashed.
  * Build: see README.md.
  */
 #include "config.h"
@@ -31,6 +34,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!init) {
 		conf_defaults(&fz_conf);
+		free(fz_conf.system_domains);
+		fz_conf.system_domains = xstrdup("sys.test");
+		auth_sys_init(&fz_conf, 0, 0);
 		auth_cmd_init(&fz_conf);
 		init = 1;
 	}

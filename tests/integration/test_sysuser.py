@@ -44,6 +44,7 @@ import poplib
 import pwd
 import signal
 import smtplib
+import socket
 import ssl
 import stat
 import subprocess
@@ -475,9 +476,44 @@ def t_imap():
                (pa.pw_uid, sorted([pa.pw_gid, shadow_gid])),
                "authd runs as postern-auth, its groups its own and "
                "/etc/shadow's, no other (system_domains set)")
+        tap.ok(len(os.listdir("/proc/%d/task" % authd[0])) > 1,
+               "and runs worker threads for the password checks")
     log = read_file(S.log_path) or b""
     tap.ok(b"login user=%s@%s" % (U1.encode(), SYSDOM.encode()) in log,
            "the log names the Unix login as %s@%s" % (U1, SYSDOM))
+
+
+def t_parallel_logins():
+    """authd checks Unix passwords in worker threads (crypt(3) of a
+    yescrypt hash takes tens of ms): 8 logins at once all succeed, with
+    right and wrong passwords mixed, and a client that hangs up while its
+    check runs leaves authd serving."""
+    import threading
+    res = {}
+
+    def one(i):
+        m, why = imap_login(U1 if i % 2 else U2, (PW_U1 if i % 2 else PW_U2)
+                            if i % 4 != 3 else "wrong-%d" % i)
+        res[i] = m is not None
+        if m is not None:
+            m.logout()
+    s = socket.create_connection(("127.0.0.1", IMAP_PORT), timeout=10)
+    s.recv(4096)
+    s.sendall(b'a LOGIN "%s" "%s"\r\n' % (U1.encode(), PW_U1.encode()))
+    s.close()       # gone before its check is answered
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    tap.eq(sorted(i for i, ok in res.items() if ok), [0, 1, 2, 4, 5, 6],
+           "8 parallel IMAP logins of Unix accounts: the 6 right passwords "
+           "in, the 2 wrong ones out")
+    m, why = imap_login(U1, PW_U1)
+    tap.ok(m is not None, "authd still serves after a client left during "
+           "its check", why)
+    if m is not None:
+        m.logout()
 
 
 def t_pop3():
@@ -587,7 +623,7 @@ def t_nonroot():
 
 
 for fn in (t_plain, t_case_and_plus, t_rules, t_broken_rules, t_refusals,
-           t_root_alias, t_proc_ids, t_imap, t_pop3, t_submission, t_check, t_stop,
+           t_root_alias, t_proc_ids, t_imap, t_parallel_logins, t_pop3, t_submission, t_check, t_stop,
            t_nonroot):
     tap.run(fn, timeout=90)
 del_users()
