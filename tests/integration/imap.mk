@@ -4,6 +4,7 @@
 ## test_imap_util.py is their shared helper module (not a test).
 TESTS += \
 	tests/integration/test_imap.py \
+	tests/integration/test_imap_limits.py \
 	tests/integration/test_imap_fetch.py \
 	tests/integration/test_imap_concurrency.py \
 	tests/integration/test_imap_clients.py \
@@ -11,6 +12,7 @@ TESTS += \
 EXTRA_DIST += \
 	tests/integration/test_imap_util.py \
 	tests/integration/test_imap.py \
+	tests/integration/test_imap_limits.py \
 	tests/integration/test_imap_fetch.py \
 	tests/integration/test_imap_concurrency.py \
 	tests/integration/test_imap_clients.py \

@@ -512,6 +512,16 @@ def seq_uids(c):
 
 # ---------------------------------------------------------------- suites
 
+def status_of(untagged):
+    """{ITEM: int} of the first STATUS response."""
+    for x in untagged:
+        if x.upper().startswith(b"* STATUS "):
+            t = parse(x[9:])
+            items = t[1]
+            return {items[i].upper(): int(items[i + 1]) for i in range(0, len(items) - 1, 2)}
+    return {}
+
+
 def imap_suite(name, extra=None, pop3=False, users=pt.DEFAULT_USERS):
     """A Suite with the IMAP listeners (and POP3 when asked); ports in
     s.imap_port, s.imaps_port (s.pop3_port)."""
