@@ -11,6 +11,8 @@ TESTS += \
 	tests/integration/test_cli.py
 EXTRA_DIST += \
 	tests/integration/postern_test.py \
+	tests/integration/pt_raw.py \
+	tests/integration/pt_clients.py \
 	tests/integration/test_delivery.py \
 	tests/integration/test_refusals.py \
 	tests/integration/test_smuggling.py \

@@ -21,12 +21,16 @@ import shutil
 import signal
 import smtplib
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pt_raw import Raw, enhanced  # noqa: E402,F401  (re-exported: pt.Raw)
+from pt_clients import (  # noqa: E402,F401  (re-exported: pt.run_cmd)
+    CLIENT_PACKAGES, PERL_PACKAGES, client_problems, run_cmd)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP_BUILDDIR = os.path.abspath(
@@ -250,21 +254,6 @@ def poll(cond, timeout, interval=0.05):
         time.sleep(interval)
 
 
-def run_cmd(argv, input=None, timeout=20, env=None):
-    """Run a command; returns CompletedProcess with text stdout/stderr.
-    A timeout gives returncode None."""
-    try:
-        return subprocess.run(argv, input=input, capture_output=True,
-                              text=True, timeout=timeout, env=env,
-                              stdin=None if input is not None else subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as e:
-        return subprocess.CompletedProcess(
-            argv, None, (e.stdout or b"").decode("utf-8", "replace")
-            if isinstance(e.stdout, bytes) else (e.stdout or ""),
-            (e.stderr or b"").decode("utf-8", "replace")
-            if isinstance(e.stderr, bytes) else (e.stderr or ""))
-
-
 def as_user(name):
     """A preexec_fn for subprocess (as root): become the account `name`
     (no supplementary groups), as `setpriv --reuid --regid --clear-groups`."""
@@ -374,99 +363,6 @@ def subject_of(data):
 
 # The Debian package of each external program the tests drive; tools/deps.sh
 # installs every one by name (Recommends are not installed).
-CLIENT_PACKAGES = {
-    "swaks": "swaks", "msmtp": "msmtp", "fetchmail": "fetchmail",
-    "curl": "curl", "openssl": "openssl", "mbsync": "isync", "make": "make",
-    "setpriv": "util-linux",
-}
-# Perl modules swaks names when it cannot do something, and their packages.
-PERL_PACKAGES = {
-    "Net::SSLeay": "libnet-ssleay-perl", "IO::Socket::SSL": "libio-socket-ssl-perl",
-    "Authen::SASL": "libauthen-sasl-perl", "Digest::HMAC": "libdigest-hmac-perl",
-    "Digest::HMAC_MD5": "libdigest-hmac-perl", "Digest::SHA": "perl",
-    "MIME::Base64": "perl", "Authen::NTLM": "libauthen-ntlm-perl",
-}
-# swaks --support names of what a test may ask of it.
-SWAKS_FEATURES = {"TLS": "TLS", "AUTH": "Basic AUTH", "CRAM-MD5": "AUTH CRAM-MD5"}
-_required = {}
-
-
-def _swaks_problems(features):
-    r = run_cmd(["swaks", "--support"], timeout=30)
-    text = (r.stdout or "") + (r.stderr or "")
-    out = []
-    for f in features:
-        name = SWAKS_FEATURES.get(f, f)
-        if re.search(r"^=== %s supported" % re.escape(name), text, re.M):
-            continue
-        m = re.search(r"^\*\*\* %s not available: requires (.*)$" % re.escape(name),
-                      text, re.M)
-        mods = m.group(1).split() if m else []
-        pkgs = sorted({PERL_PACKAGES.get(x, "the package of Perl's " + x) for x in mods})
-        out.append("swaks cannot do %s%s: install %s" % (
-            f, " (needs %s)" % " ".join(mods) if mods else "",
-            " ".join(pkgs) or "a swaks with %s support" % f))
-    return out
-
-
-def _curl_problems(features):
-    r = run_cmd(["curl", "--version"], timeout=10)
-    m = re.search(r"^Protocols: (.*)$", r.stdout or "", re.M)
-    have = m.group(1).split() if m else []
-    return ["curl cannot do %s (curl --version: %s): install Debian's curl"
-            % (f, " ".join(have) or "no Protocols line") for f in features
-            if f not in have]
-
-
-def _fetchmail_problems(features):
-    r = run_cmd(["fetchmail", "--version"], timeout=30)
-    text = (r.stdout or "") + (r.stderr or "")
-    return ["fetchmail cannot do SSL (fetchmail --version has no +SSL): install "
-            "Debian's fetchmail" for f in features if f == "SSL" and "+SSL" not in text]
-
-
-def _mbsync_problems():
-    # The tests' mbsyncrc uses the Far/Near names of isync 1.4.
-    r = run_cmd(["mbsync", "--version"], timeout=30)
-    m = re.search(r"isync (\d+)\.(\d+)", (r.stdout or "") + (r.stderr or ""))
-    if m and (int(m.group(1)), int(m.group(2))) >= (1, 4):
-        return []
-    return ["mbsync is not isync 1.4 or later (mbsync --version: %s): install "
-            "Debian's isync" % ((r.stdout or r.stderr or "").strip() or "nothing")]
-
-
-def client_problems(tool, *features):
-    """What keeps the external client `tool` from doing `features`: a list
-    of messages naming the Debian package to install ([] when it can).
-    tool "python3:MODULE" is a module of Debian's python3."""
-    key = (tool,) + features
-    if key in _required:
-        return _required[key]
-    if tool.startswith("python3:"):
-        mod = tool.split(":", 1)[1]
-        try:
-            __import__(mod)
-            out = []
-        except ImportError as e:
-            out = ["%s cannot import %s (%s): install python3-%s" % (
-                sys.executable, mod, e, mod)]
-    elif not shutil.which(tool):
-        out = ["%s is not installed: install the Debian package %s" % (
-            tool, CLIENT_PACKAGES.get(tool, tool))]
-    elif tool == "swaks":
-        out = _swaks_problems(features)
-    elif tool == "curl":
-        out = _curl_problems(features)
-    elif tool == "fetchmail":
-        out = _fetchmail_problems(features)
-    elif tool == "mbsync":
-        out = _mbsync_problems()
-    else:
-        out = []
-    _required[key] = out
-    return out
-
-
 def require(tool, *features):
     """Check at the start of a test that the external client `tool` is
     installed and can do what the test asks (require("swaks", "TLS",
@@ -490,120 +386,6 @@ def require(tool, *features):
 
 
 # ---------------------------------------------------------------- raw SMTP
-
-class Raw:
-    """A byte-exact SMTP client on a socket: send bytes, read reply lines
-    with a timeout. reply() returns (code, [lines as str]); code None on EOF."""
-
-    def __init__(self, port=None, sock=None, timeout=10.0):
-        if sock is None:
-            sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.sock = sock
-        self.sock.settimeout(timeout)
-        self.timeout = timeout
-        self.buf = b""
-        self.transcript = []
-
-    def send(self, data):
-        if isinstance(data, str):
-            data = data.encode()
-        self.transcript.append(b"C: " + data[:300])
-        self.sock.sendall(data)
-
-    def line(self, timeout=None):
-        """One line (without CRLF) as bytes, or None on EOF. Raises
-        socket.timeout when nothing complete arrives in time."""
-        deadline = time.monotonic() + (timeout or self.timeout)
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise socket.timeout("no complete line within the timeout")
-            self.sock.settimeout(left)
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                if self.buf:
-                    rest, self.buf = self.buf, b""
-                    return rest
-                return None
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\n")
-        line = line.rstrip(b"\r")
-        self.transcript.append(b"S: " + line[:300])
-        return line
-
-    def reply(self, timeout=None):
-        lines = []
-        while True:
-            ln = self.line(timeout)
-            if ln is None:
-                return None, lines
-            text = ln.decode("utf-8", "replace")
-            lines.append(text)
-            if len(text) < 4 or text[3:4] != "-":
-                try:
-                    return int(text[:3]), lines
-                except ValueError:
-                    return -1, lines
-
-    def cmd(self, line, timeout=None):
-        if isinstance(line, str):
-            line = line.encode()
-        self.send(line + b"\r\n")
-        return self.reply(timeout)
-
-    def greeting(self):
-        return self.reply()
-
-    def ehlo(self, name="client.test"):
-        return self.cmd("EHLO " + name)
-
-    def wait_closed(self, timeout=10.0):
-        """True when the server closes the connection within timeout
-        (data arriving before the close is read and ignored)."""
-        deadline = time.monotonic() + timeout
-        try:
-            while time.monotonic() < deadline:
-                self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-                self.buf += chunk
-        except socket.timeout:
-            return False
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-        return False
-
-    def starttls(self, server_hostname=None):
-        """TLS handshake on the socket (no certificate verification).
-        Bytes already buffered from the server are kept (there should be
-        none)."""
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        self.sock.settimeout(self.timeout)
-        self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname)
-        return self.sock
-
-    def text(self):
-        return b"\n".join(self.transcript).decode("utf-8", "replace")
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-
-def enhanced(lines):
-    """The enhanced status code (RFC 3463) of the first reply line, or ''."""
-    if not lines:
-        return ""
-    m = re.match(r"^\d{3}[ -](\d\.\d{1,3}\.\d{1,3})\b", lines[0])
-    return m.group(1) if m else ""
-
-
-# ---------------------------------------------------------------- /proc
 
 def proc_list():
     """[(pid, ppid, pgid, exe basename, argv0 basename)] of all processes."""
