@@ -5,9 +5,17 @@ IMAPD_SEARCH += imapd/imap_search_int.h imapd/imap_search.c imapd/imap_search_ev
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_imap_search
 TESTS += tests/unit/test_imap_search
-tests_unit_test_imap_search_SOURCES = tests/unit/test_imap_search.c
+tests_unit_test_imap_search_SOURCES = tests/unit/test_imap_search.c \
+	tests/unit/imap_search_fixture.c tests/unit/imap_search_fixture.h
 tests_unit_test_imap_search_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/imapd
 tests_unit_test_imap_search_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_imap_search_LDADD = $(IMAP_TEST_LIBS)
+check_PROGRAMS += tests/unit/test_imap_sort
+TESTS += tests/unit/test_imap_sort
+tests_unit_test_imap_sort_SOURCES = tests/unit/test_imap_sort.c \
+	tests/unit/imap_search_fixture.c tests/unit/imap_search_fixture.h
+tests_unit_test_imap_sort_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/imapd
+tests_unit_test_imap_sort_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_imap_sort_LDADD = $(IMAP_TEST_LIBS)
 endif
 EXTRA_DIST += tests/fuzz/fuzz_imap_search.c
