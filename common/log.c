@@ -48,6 +48,10 @@ log_emit(int pri, const char *fmt, va_list ap)
 	int saved = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_dest == LOG_DEST_NONE) {
+		errno = saved;
+		return;
+	}
 	if (log_dest == LOG_DEST_SYSLOG) {
 		syslog(pri, "%s", msg);
 	} else {

@@ -8,7 +8,8 @@
 
 #include <stddef.h>
 
-enum log_dest { LOG_DEST_STDERR, LOG_DEST_SYSLOG };
+/* LOG_DEST_NONE: formatted, then dropped (the fuzz targets). */
+enum log_dest { LOG_DEST_STDERR, LOG_DEST_SYSLOG, LOG_DEST_NONE };
 
 /* ident is the program name ("postern/smtpd"). Reads $POSTERN_LOG: "stderr"
  * or "syslog" overrides dest, so the master can pass its choice down. */
