@@ -454,6 +454,16 @@ def t_imap():
     except imaplib.IMAP4.error as e:
         tap.ok(False, "AUTHENTICATE PLAIN as %s (SASL, shadow)" % U1, str(e))
 
+    # AUTHENTICATE LOGIN: libsasl2's exchange, its password-check callback
+    answers = [U1.encode(), PW_U1.encode()]
+    m = imaplib.IMAP4("127.0.0.1", IMAP_PORT, timeout=20)
+    try:
+        typ, _ = m.authenticate("LOGIN", lambda _: answers.pop(0))
+        tap.eq(typ, "OK", "AUTHENTICATE LOGIN as %s (SASL callback, shadow)" % U1)
+        m.logout()
+    except imaplib.IMAP4.error as e:
+        tap.ok(False, "AUTHENTICATE LOGIN as %s (SASL callback, shadow)" % U1, str(e))
+
     m, why = imap_login(U1, PW_U2)
     tap.ok(m is None and "AUTHENTICATIONFAILED" in why,
            "a wrong password: NO [AUTHENTICATIONFAILED]", why)
