@@ -59,7 +59,6 @@ login_become_account(const struct conf *c, const char *addr, int root,
     char *path, size_t pathlen)
 {
 	struct sysuser u;
-	struct priv_id id;
 	char err[512];
 
 	if (sysuser_find(c, addr, &u) != SYSUSER_OK || u.ext[0] != '\0' ||
@@ -67,15 +66,9 @@ login_become_account(const struct conf *c, const char *addr, int root,
 		log_warn("%s: no Unix account that may log in", addr);
 		return -1;
 	}
-	if (root) {
-		memset(&id, 0, sizeof(id));
-		id.uid = u.uid;
-		id.gid = u.gid;
-		if (str_copy(id.name, u.name, sizeof(id.name)) == -1 ||
-		    priv_become(&id, 1, err, sizeof(err)) == -1) {
-			log_err("%s: %s", addr, err);
-			return -1;
-		}
+	if (root && priv_become_account(u.uid, u.gid, u.name, err, sizeof(err)) == -1) {
+		log_err("%s: %s", addr, err);
+		return -1;
 	}
 	return str_fmt(path, pathlen, "%s/Maildir", u.home);
 }

@@ -102,6 +102,22 @@ priv_become(const struct priv_id *id, int all_groups, char *err, size_t errlen)
 }
 
 int
+priv_become_account(uid_t uid, gid_t gid, const char *name, char *err,
+    size_t errlen)
+{
+	struct priv_id id;
+
+	memset(&id, 0, sizeof(id));
+	id.uid = uid;
+	id.gid = gid;
+	if (str_copy(id.name, name, sizeof(id.name)) == -1) {
+		str_fmt(err, errlen, "account name too long");
+		return -1;
+	}
+	return priv_become(&id, 1, err, errlen);
+}
+
+int
 priv_drop(const struct priv_id *id, const char *dir, int do_chroot,
     char *err, size_t errlen)
 {

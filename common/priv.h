@@ -35,5 +35,12 @@ int priv_drop(const struct priv_id *id, const char *dir, int do_chroot,
  */
 int priv_become(const struct priv_id *id, int all_groups, char *err,
     size_t errlen);
+/*
+ * priv_become of a Unix account given by uid, gid and name, with all its
+ * groups: deliver's system-user child and the pop3d/imapd session of a
+ * system_domains login. 0 or -1 with err.
+ */
+int priv_become_account(uid_t uid, gid_t gid, const char *name, char *err,
+    size_t errlen);
 
 #endif

@@ -133,21 +133,6 @@ du_account(uid_t uid, gid_t gid, struct du_acct *a, char *err, size_t errlen)
 	return 0;
 }
 
-/* As root: become a for good, with its groups, and prove it. 0 or -1. */
-static int
-du_switch(const struct du_acct *a, char *err, size_t errlen)
-{
-	struct priv_id id;
-
-	id.uid = a->uid;
-	id.gid = a->gid;
-	if (str_copy(id.name, a->name, sizeof(id.name)) == -1) {
-		str_fmt(err, errlen, "account name too long");
-		return -1;
-	}
-	return priv_become(&id, 1, err, errlen);
-}
-
 /*
  * Become the account (root), then, as it, go home. -1: close unread (we
  * may still be root). 0: read the request; a->why set means defer all.
@@ -161,7 +146,8 @@ du_become(uid_t uid, gid_t gid, struct du_acct *a, char *err, size_t errlen)
 	if (du_account(uid, gid, a, err, errlen) == -1)
 		return -1;
 	if (du_root) {
-		if (du_switch(a, err, errlen) == -1)
+		/* become a for good, with its groups, and prove it */
+		if (priv_become_account(a->uid, a->gid, a->name, err, errlen) == -1)
 			return -1;
 	} else if (uid != getuid()) {
 		str_fmt(a->why, sizeof(a->why), "451 4.3.5 not started as root: "
