@@ -54,6 +54,7 @@ struct gc_slot {
 struct gc_shared {
 	pthread_mutex_t	 mu;
 	uint32_t	 gen;		/* futex word: bumped after each fsync */
+	uint32_t	 sleepers;	/* waiters in gc_sleep (under mu) */
 	uint64_t	 clock;
 	unsigned long	 syncs, commits;
 	struct gc_slot	 slot[GC_SLOTS];
@@ -149,10 +150,13 @@ gc_sleep(uint32_t seen)
 	struct timespec ts = { 0, GC_WAIT_MS * 1000000L };
 	long r;
 
+	gc->sleepers++;
 	pthread_mutex_unlock(&gc->mu);
 	/* A shared (not FUTEX_PRIVATE) wait: the word is in a MAP_SHARED page. */
 	r = syscall(SYS_futex, &gc->gen, FUTEX_WAIT, seen, &ts, NULL, 0);
 	gc_relocked(pthread_mutex_lock(&gc->mu));
+	if (gc->sleepers > 0)
+		gc->sleepers--;
 	return r == -1 && errno == ETIMEDOUT ? -1 : 0;
 }
 
@@ -163,7 +167,7 @@ gc_sync(struct gc_slot *s, int fd)
 	uint64_t target = s->req;
 	int r, e;
 
-	s->syncer = getpid();
+	s->syncer = proc_pid();
 	pthread_mutex_unlock(&gc->mu);
 	r = fsync(fd);
 	e = errno;
@@ -173,7 +177,14 @@ gc_sync(struct gc_slot *s, int fd)
 	if (r == 0 && target > s->done)
 		s->done = target;
 	__atomic_add_fetch(&gc->gen, 1, __ATOMIC_SEQ_CST);
-	syscall(SYS_futex, &gc->gen, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	/*
+	 * Nobody registered as a sleeper: no wake-up call (one system call
+	 * fewer per message at one session). A sleeper counts itself under
+	 * mu before it waits and we bump gen under mu, so one that is about
+	 * to sleep sees gen moved and FUTEX_WAIT returns at once.
+	 */
+	if (gc->sleepers > 0)
+		syscall(SYS_futex, &gc->gen, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 	errno = e;
 	return r;
 }
@@ -197,14 +208,23 @@ gc_wait(struct gc_slot *s, uint64_t my, int fd)
 int
 gcommit_fsync_fd(int fd)
 {
-	struct gc_slot *s;
 	struct stat st;
+
+	if (gc == NULL || fstat(fd, &st) == -1)
+		return fsync(fd);
+	return gcommit_fsync_known(fd, st.st_dev, st.st_ino);
+}
+
+int
+gcommit_fsync_known(int fd, dev_t dev, ino_t ino)
+{
+	struct gc_slot *s;
 	uint64_t my;
 	int r, e;
 
-	if (gc == NULL || fstat(fd, &st) == -1 || gc_lock() == -1)
+	if (gc == NULL || gc_lock() == -1)
 		return fsync(fd);
-	if ((s = gc_slot(st.st_dev, st.st_ino)) == NULL) {
+	if ((s = gc_slot(dev, ino)) == NULL) {
 		pthread_mutex_unlock(&gc->mu);
 		return fsync(fd);
 	}

@@ -11,6 +11,8 @@
 #ifndef POSTERN_GCOMMIT_H
 #define POSTERN_GCOMMIT_H
 
+#include <sys/types.h>
+
 /*
  * Map the shared state; call once in the parent before it forks the
  * processes that commit (smtpd's, submitd's and deliver's workers).
@@ -23,6 +25,8 @@ int gcommit_fsync_dir(const char *path);
 
 /* The same for an open directory descriptor. 0 or -1 with errno. */
 int gcommit_fsync_fd(int dirfd);
+/* The same again when the caller knows the directory's st_dev and st_ino. */
+int gcommit_fsync_known(int dirfd, dev_t dev, ino_t ino);
 
 /* Counters for tests and logs: fsync calls made, and commits they served. */
 void gcommit_stats(unsigned long *syncs, unsigned long *commits);

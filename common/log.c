@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 static const char *log_ident = "postern";
 static enum log_dest log_dest = LOG_DEST_STDERR;
@@ -61,7 +62,7 @@ log_emit(int pri, const char *fmt, va_list ap)
 		/* One write per line so lines of concurrent processes do not mix. */
 		char line[2300];
 		int n = snprintf(line, sizeof(line), "%s[%ld]: %s%s\n", log_ident,
-		    (long)getpid(), lvl, msg);
+		    (long)proc_pid(), lvl, msg);
 		if (n > 0) {
 			if ((size_t)n >= sizeof(line))
 				n = sizeof(line) - 1;

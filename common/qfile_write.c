@@ -39,15 +39,26 @@ qid_b36(char *out, size_t n, unsigned long long v)
 void
 qfile_new_id(char out[QID_LEN + 1])
 {
+	static uint32_t seq;
+	static pid_t seq_pid;
 	struct timeval tv;
 	uint32_t r;
 
-	/* 7 chars of seconds, 4 of microseconds, 5 of pid, 4 random: 20. */
+	/*
+	 * 7 chars of seconds, 4 of microseconds, 5 of pid, 4 of a counter
+	 * that starts at a random value in each process: 20. Two ids of one
+	 * process in one microsecond differ by the counter; no getrandom(2)
+	 * per message (issue 12). An id is unique, not secret.
+	 */
 	gettimeofday(&tv, NULL);
-	random_bytes(&r, sizeof(r));
+	if (seq_pid != proc_pid()) {
+		random_bytes(&seq, sizeof(seq));
+		seq_pid = proc_pid();
+	}
+	r = seq++;
 	qid_b36(out, 7, (unsigned long long)tv.tv_sec);
 	qid_b36(out + 7, 4, (unsigned long long)tv.tv_usec);
-	qid_b36(out + 11, 5, (unsigned long long)getpid());
+	qid_b36(out + 11, 5, (unsigned long long)proc_pid());
 	qid_b36(out + 16, 4, r);
 	out[QID_LEN] = '\0';
 }
@@ -281,19 +292,35 @@ qfile_wake(void)
  * each of incoming/ and hold/ (the queue directory never moves under a
  * running daemon; the master makes it before any writer starts).
  */
+struct qw_dir {
+	int	 fd;
+	dev_t	 dev;
+	ino_t	 ino;
+};
+
 static int
 qfile_fsync_dir(const char *dir)
 {
-	static int fd_incoming = -1, fd_hold = -1;
-	int *fd = strcmp(dir, "incoming") == 0 ? &fd_incoming :
-	    strcmp(dir, "hold") == 0 ? &fd_hold : NULL;
+	static struct qw_dir d_in = { -1, 0, 0 }, d_hold = { -1, 0, 0 };
+	struct qw_dir *d = strcmp(dir, "incoming") == 0 ? &d_in :
+	    strcmp(dir, "hold") == 0 ? &d_hold : NULL;
+	struct stat st;
 
-	if (fd == NULL)
+	if (d == NULL)
 		return gcommit_fsync_dir(dir);
-	if (*fd == -1 &&
-	    (*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	return gcommit_fsync_fd(*fd);
+	if (d->fd == -1) {
+		if ((d->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+			return -1;
+		if (fstat(d->fd, &st) == -1) {
+			close(d->fd);
+			d->fd = -1;
+			return -1;
+		}
+		d->dev = st.st_dev;
+		d->ino = st.st_ino;
+	}
+	/* Its identity is known: no fstat(2) per message (issue 12). */
+	return gcommit_fsync_known(d->fd, d->dev, d->ino);
 }
 
 static int

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -243,12 +244,14 @@ write_all(int fd, const void *buf, size_t len)
 int
 fd_set_nonblock(int fd, int on)
 {
-	int fl = fcntl(fd, F_GETFL);
+	int fl = fcntl(fd, F_GETFL), want;
 
 	if (fl == -1)
 		return -1;
-	fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-	return fcntl(fd, F_SETFL, fl) == -1 ? -1 : 0;
+	want = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+	if (want == fl)
+		return 0;	/* already so: no second system call */
+	return fcntl(fd, F_SETFL, want) == -1 ? -1 : 0;
 }
 
 int
@@ -304,6 +307,30 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static pid_t util_pid;	/* 0: not asked yet in this process */
+
+static void
+util_pid_forget(void)
+{
+	__atomic_store_n(&util_pid, 0, __ATOMIC_RELAXED);
+}
+
+pid_t
+proc_pid(void)
+{
+	static int registered;
+	pid_t p = __atomic_load_n(&util_pid, __ATOMIC_RELAXED);
+
+	if (p == 0) {
+		/* Only once: the handler is inherited by every child. */
+		if (!__atomic_exchange_n(&registered, 1, __ATOMIC_SEQ_CST))
+			pthread_atfork(NULL, NULL, util_pid_forget);
+		p = getpid();
+		__atomic_store_n(&util_pid, p, __ATOMIC_RELAXED);
+	}
+	return p;
 }
 
 void

@@ -53,6 +53,13 @@ int mkdir_p(const char *path, mode_t mode);
 /* Monotonic milliseconds, wall-clock seconds. */
 int64_t now_ms(void);
 
+/*
+ * getpid(2), asked once per process and kept: a child made by fork(3)
+ * asks again (pthread_atfork). Log lines, queue ids and lock owners use
+ * it; on a paravirtualised guest every system call counts (issue 12).
+ */
+pid_t proc_pid(void);
+
 /* Random bytes from getrandom(2); fatal on failure. */
 void random_bytes(void *buf, size_t len);
 

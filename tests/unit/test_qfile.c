@@ -312,11 +312,41 @@ test_unique_ids(void **state)
 	}
 }
 
+/* proc_pid(): kept per process, asked again in a child made by fork(). */
+static void
+test_proc_pid(void **state)
+{
+	char a[QID_LEN + 1], b[QID_LEN + 1];
+	pid_t pid;
+	int st, p[2];
+
+	(void)state;
+	assert_int_equal(proc_pid(), getpid());
+	qfile_new_id(a);
+	assert_int_equal(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		char id[QID_LEN + 1];
+		qfile_new_id(id);
+		_exit(proc_pid() == getpid() && proc_pid() != getppid() &&
+		    write_all(p[1], id, QID_LEN) == 0 ? 0 : 1);
+	}
+	assert_int_equal(read(p[0], b, QID_LEN), QID_LEN);
+	b[QID_LEN] = '\0';
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* The child's id carries its own pid (chars 11-15), not ours. */
+	assert_memory_not_equal(a + 11, b + 11, 5);
+	assert_int_equal(proc_pid(), getpid());
+	close(p[0]);
+	close(p[1]);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_proc_pid),
 		cmocka_unit_test(test_marks_in_place),
 		cmocka_unit_test(test_expansion_records),
 		cmocka_unit_test(test_injection_refused),
