@@ -261,22 +261,29 @@ listen_peer_addr(int fd, char *buf, size_t len)
 	socklen_t sl = sizeof(ss);
 	const char *env;
 
-	str_copy(buf, "unknown", len);
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1) {
+		str_copy(buf, "unknown", len);
 		if ((env = getenv("TCPREMOTEIP")) != NULL && *env != '\0')
 			str_copy(buf, env, len);
 		return buf;
 	}
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	return listen_addr_text(&ss, buf, len);
+}
+
+const char *
+listen_addr_text(const struct sockaddr_storage *sp, char *buf, size_t len)
+{
+	str_copy(buf, "unknown", len);
+	if (sp->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sp;
 		inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t)len);
-	} else if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	} else if (sp->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sp;
 		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
 			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], buf, (socklen_t)len);
 		else
 			inet_ntop(AF_INET6, &s6->sin6_addr, buf, (socklen_t)len);
-	} else if (ss.ss_family == AF_UNIX) {
+	} else if (sp->ss_family == AF_UNIX) {
 		str_copy(buf, "local", len);
 	}
 	return buf;

@@ -47,6 +47,10 @@ int listen_fd_is_connection(int fd);
  * $TCPREMOTEIP (tcpserver) when fd is not a socket. Returns buf.
  */
 const char *listen_peer_addr(int fd, char *buf, size_t len);
+/* The same text for an address accept(2) gave ("unknown" for others). */
+struct sockaddr_storage;
+const char *listen_addr_text(const struct sockaddr_storage *, char *buf,
+    size_t len);
 
 /*
  * The Accept=no server loop: accept on every fd, fork a child per
@@ -82,8 +86,15 @@ struct listen_pool {
 	int		(*init)(void *arg);	/* NULL: none */
 	void		(*serve)(int conn, const struct listen_fd *l, void *arg);
 	void		*arg;
+	int		 nonblock;	/* accept with SOCK_NONBLOCK (for stream.c) */
 };
 int listen_pool_serve(const struct listen_fd *fds, size_t nfds,
     const struct listen_pool *pool);
+/*
+ * In serve(): the peer address of the connection being served, as
+ * listen_peer_addr() gives it, from what accept4(2) returned (no
+ * getpeername(2) per connection).
+ */
+const char *listen_pool_peer(char *buf, size_t len);
 
 #endif

@@ -192,6 +192,20 @@ lp_w_setup(struct lp *p, pid_t parent)
 	lp_w_epoll(p);
 }
 
+/* The address of the connection being served (listen_pool_peer). */
+static struct sockaddr_storage lp_w_peer;
+static socklen_t lp_w_peerlen;
+
+const char *
+listen_pool_peer(char *buf, size_t len)
+{
+	if (lp_w_peerlen == 0 || lp_w_peerlen > sizeof(lp_w_peer)) {
+		str_copy(buf, "unknown", len);
+		return buf;
+	}
+	return listen_addr_text(&lp_w_peer, buf, len);
+}
+
 /* Wait for and accept one connection. The fd, or -1 (try again or stop). */
 static int
 lp_w_accept(struct lp *p, size_t *which)
@@ -203,7 +217,11 @@ lp_w_accept(struct lp *p, size_t *which)
 	if (lp_w_stop || n != 1)
 		return -1;
 	*which = ev.data.u32 < p->nfds ? ev.data.u32 : 0;
-	conn = accept4(p->fds[*which].fd, NULL, NULL, SOCK_CLOEXEC);
+	lp_w_peerlen = sizeof(lp_w_peer);
+	conn = accept4(p->fds[*which].fd, (struct sockaddr *)&lp_w_peer,
+	    &lp_w_peerlen, SOCK_CLOEXEC | (p->cfg->nonblock ? SOCK_NONBLOCK : 0));
+	if (conn == -1)
+		lp_w_peerlen = 0;
 	if (conn != -1 || lp_w_stop)
 		return conn;
 	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||

@@ -100,11 +100,15 @@ lookup_send(int fd, const char *req, size_t n, int64_t deadline)
 	ssize_t w;
 
 	while (n > 0) {
-		if (lookup_wait(fd, POLLOUT, deadline) == -1)
-			return -1;
+		/* Send first: a request fits the socket buffer, so no poll. */
 		w = send(fd, req, n, MSG_NOSIGNAL);
-		if (w == -1 && (errno == EINTR || errno == EAGAIN))
+		if (w == -1 && errno == EINTR)
 			continue;
+		if (w == -1 && errno == EAGAIN) {
+			if (lookup_wait(fd, POLLOUT, deadline) == -1)
+				return -1;
+			continue;
+		}
 		if (w <= 0)
 			return -1;
 		req += w;

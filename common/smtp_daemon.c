@@ -230,7 +230,7 @@ smtp_daemon_conn(int conn, const struct listen_fd *l, void *arg)
 	 */
 	if (ca->sd->tls_ctx != NULL)
 		ERR_clear_error();
-	listen_peer_addr(conn, peer, sizeof(peer));
+	listen_pool_peer(peer, sizeof(peer));
 	dl->session(conn, conn, peer, smtp_daemon_implicit(dl, l->name), dl->arg);
 }
 
@@ -262,6 +262,7 @@ smtp_daemon_serve(const struct smtp_daemon *sd, const struct smtp_daemon_listen 
 		pool.max_idle = (unsigned long long)sd->conf.max_idle;
 		pool.serve = smtp_daemon_conn;
 		pool.arg = &ca;
+		pool.nonblock = 1;	/* the session's stream wants it so */
 		if (listen_pool_serve(fds, (size_t)nfds, &pool) == -1)
 			fatal("listen: cannot serve");
 		return;

@@ -45,6 +45,8 @@ struct stream {
 	char	*wbuf;
 	size_t	 wlen, wcap;
 	int	 failed;		/* sticky write failure */
+	unsigned char r_blocking, w_blocking;	/* stream_init made them non-blocking */
+	unsigned char replied;		/* output went out since the last read */
 };
 
 void stream_init(struct stream *, int rfd, int wfd, int timeout_ms);

@@ -45,6 +45,7 @@ struct tp {
 
 static int tp_inits;	/* per worker process: how often init ran */
 static int tp_fail_fd = -1;	/* >= 0: init writes a byte there and fails */
+static int tp_nonblock;		/* the pool's nonblock for the next tp_start */
 
 static int
 tp_init(void *arg)
@@ -58,17 +59,22 @@ tp_init(void *arg)
 	return 0;
 }
 
-/* "PID INITS\n", then wait for one byte from the client and say "bye\n". */
+/*
+ * "PID INITS PEER NONBLOCK\n" (listen_pool_peer, O_NONBLOCK of conn), then
+ * wait for one byte from the client and say "bye\n".
+ */
 static void
 tp_serve(int conn, const struct listen_fd *l, void *arg)
 {
 	struct pollfd pfd = { conn, POLLIN, 0 };
-	char buf[64], c;
+	char buf[128], peer[64], c;
 	int n;
 
 	(void)l;
 	(void)arg;
-	n = str_fmt(buf, sizeof(buf), "%ld %d\n", (long)getpid(), tp_inits);
+	n = str_fmt(buf, sizeof(buf), "%ld %d %s %d\n", (long)getpid(), tp_inits,
+	    listen_pool_peer(peer, sizeof(peer)),
+	    (fcntl(conn, F_GETFL) & O_NONBLOCK) != 0);
 	if (n < 0 || write_all(conn, buf, (size_t)n) == -1)
 		return;
 	while (poll(&pfd, 1, 10000) == -1 && errno == EINTR)
@@ -108,6 +114,7 @@ tp_start(struct tp *t, unsigned max_children, unsigned long long max_use,
 	pool.max_idle = max_idle;
 	pool.init = tp_init;
 	pool.serve = tp_serve;
+	pool.nonblock = tp_nonblock;
 	t->daemon = fork();
 	assert_true(t->daemon != -1);
 	if (t->daemon == 0)
@@ -445,6 +452,30 @@ test_init_fails(void **state)
 	tp_stop(&t);
 }
 
+/* serve() learns the peer from accept4 (no getpeername), and O_NONBLOCK as asked. */
+static void
+test_peer_nonblock(void **state)
+{
+	char buf[128], peer[64];
+	long pid;
+	int fd, in, nb, want;
+	struct tp t;
+
+	(void)state;
+	for (want = 0; want <= 1; want++) {
+		tp_nonblock = want;
+		tp_start(&t, 2, 0, 100);
+		tp_nonblock = 0;
+		assert_true((fd = tp_connect(&t)) != -1);
+		assert_true(tp_line(fd, buf, sizeof(buf), TP_WAIT_MS) > 0);
+		assert_int_equal(sscanf(buf, "%ld %d %63s %d", &pid, &in, peer, &nb), 4);
+		assert_string_equal(peer, "127.0.0.1");
+		assert_int_equal(nb, want);
+		assert_int_equal(tp_finish(fd), 0);
+		tp_stop(&t);
+	}
+}
+
 static void
 test_bad_listener(void **state)
 {
@@ -470,6 +501,7 @@ main(void)
 		cmocka_unit_test(test_max_idle),
 		cmocka_unit_test(test_hup_replaces),
 		cmocka_unit_test(test_init_fails),
+		cmocka_unit_test(test_peer_nonblock),
 		cmocka_unit_test(test_bad_listener),
 	};
 

@@ -1,12 +1,16 @@
 /*
  * Unit tests of common/stream.c and common/listen.c: bounded lines,
  * overlong lines dropped up to their LF, timeouts, buffered reads,
- * discarding pipelined input, write buffering, the sd_listen_fds
- * variables and addr:port parsing of listen_tcp.
+ * discarding pipelined input, write buffering, the blocking mode given
+ * back at stream_close (only where stream_init changed it), reads after
+ * an answer (wait first), the sd_listen_fds variables and addr:port
+ * parsing of listen_tcp.
  */
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -145,6 +149,83 @@ test_write_flush(void **state)
 	pair_close(&p);
 }
 
+static int
+is_nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	assert_int_not_equal(fl, -1);
+	return (fl & O_NONBLOCK) != 0;
+}
+
+/* stream_close(s, 0) gives back what stream_init found, nothing more. */
+static void
+test_blocking_mode(void **state)
+{
+	struct stream s;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	stream_init(&s, sv[0], sv[0], 1000);
+	assert_true(is_nonblocking(sv[0]));
+	stream_close(&s, 0);
+	assert_false(is_nonblocking(sv[0]));	/* was blocking: blocking again */
+	/* Accepted with SOCK_NONBLOCK (listen_pool for smtpd): stays so. */
+	assert_int_equal(fd_set_nonblock(sv[0], 1), 0);
+	stream_init(&s, sv[0], sv[0], 1000);
+	stream_close(&s, 0);
+	assert_true(is_nonblocking(sv[0]));
+	/* An fd pair: each one by itself. */
+	assert_int_equal(fd_set_nonblock(sv[0], 0), 0);
+	stream_init(&s, sv[0], sv[1], 1000);
+	stream_close(&s, 0);
+	assert_false(is_nonblocking(sv[0]));
+	assert_false(is_nonblocking(sv[1]));
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/*
+ * After an answer the next read waits first: a peer that answers later
+ * is read, one that had sent ahead (pipelining) is read at once, and
+ * one that never answers times out.
+ */
+static void
+test_read_after_reply(void **state)
+{
+	struct pair p;
+	char buf[64];
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pair_open(&p, "", 300);
+	assert_int_equal(stream_puts(&p.s, "220 hi\r\n"), 0);
+	if ((pid = fork()) == 0) {
+		char in[16];
+		ssize_t n = read(p.peer, in, sizeof(in));
+		usleep(50000);	/* answer well after the banner */
+		_exit(n == 8 && write_all(p.peer, "EHLO x\r\n", 8) == 0 ? 0 : 1);
+	}
+	assert_int_equal(stream_getline(&p.s, buf, 31), 8);
+	assert_string_equal(buf, "EHLO x\r\n");
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* Sent ahead of our answer. */
+	assert_int_equal(write_all(p.peer, "MAIL\r\nRCPT\r\n", 12), 0);
+	assert_int_equal(stream_puts(&p.s, "250 ok\r\n"), 0);
+	assert_int_equal(stream_getline(&p.s, buf, 31), 6);
+	assert_string_equal(buf, "MAIL\r\n");
+	assert_int_equal(stream_getline(&p.s, buf, 31), 6);
+	assert_int_equal(recv(p.peer, buf, sizeof(buf), 0), 8);
+	/* Never answered: the stream's timeout, not a hang. */
+	assert_int_equal(stream_puts(&p.s, "250 ok\r\n"), 0);
+	assert_int_equal(stream_getline(&p.s, buf, 31), STREAM_ERR);
+	assert_int_equal(errno, ETIMEDOUT);
+	pair_close(&p);
+}
+
 static void
 test_listen_tcp_parse(void **state)
 {
@@ -199,6 +280,8 @@ main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_read_pending_discard),
 		cmocka_unit_test(test_write_flush),
+		cmocka_unit_test(test_blocking_mode),
+		cmocka_unit_test(test_read_after_reply),
 		cmocka_unit_test(test_listen_tcp_parse),
 		cmocka_unit_test(test_listen_inherited),
 	};
