@@ -108,7 +108,10 @@ agent_wait(int fd, int64_t deadline)
 	}
 }
 
-/* One recvmsg into sb; the fd into *fd on the first. 1 more, 0 done, -1. */
+/*
+ * One recvmsg into sb; the fd into *fd on the first. 0 done, 1 more to
+ * read, 2 nothing there yet, -1 error.
+ */
 static int
 agent_recv(int conn, struct strbuf *sb, int *fd, int first)
 {
@@ -130,7 +133,7 @@ agent_recv(int conn, struct strbuf *sb, int *fd, int first)
 	msg.msg_controllen = sizeof(cm.buf);
 	n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n == -1 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
-		return first ? 2 : 1;	/* nothing read: still the first */
+		return 2;	/* nothing read (still the first, if it was) */
 	if (n <= 0 || agent_take_fd(&msg, fd, first) == -1 ||
 	    strbuf_append(sb, buf, (size_t)n) == -1)
 		return -1;
@@ -148,14 +151,19 @@ agent_read_text(int conn, struct strbuf *sb, int *fd, int timeout_ms)
 	int first = 1, rv;
 	char c;
 
+	/*
+	 * Read first, wait only when nothing is there: qmgr sends its request
+	 * right after connect(), so it is usually there when we accept.
+	 */
 	for (;;) {
-		if (agent_wait(conn, deadline) == -1)
-			return -1;
 		if ((rv = agent_recv(conn, sb, fd, first)) == -1)
 			return -1;
 		if (rv == 0)
 			break;
-		first = rv == 2;
+		if (rv == 1)
+			first = 0;
+		else if (agent_wait(conn, deadline) == -1)
+			return -1;
 	}
 	/* Bytes already behind "end" make the request malformed too. */
 	if (recv(conn, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0)

@@ -13,10 +13,12 @@
 
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,22 +151,78 @@ maildir_host(char *out, size_t outlen, const char *host)
 		str_copy(out, "localhost", outlen);
 }
 
-/* Write prefix + content to fd out; count bytes and LFs. */
-static int
-maildir_copy(int out, const void *prefix, size_t plen, int in, off_t off,
-    unsigned long long len, unsigned long long *lfs)
+/* LFs in n bytes at p. */
+static unsigned long long
+maildir_lfs(const void *p, size_t n)
 {
-	char *buf;
-	size_t want, i;
-	ssize_t n;
-	int rv = -1;
+	const char *c = p, *end = c + n;
+	unsigned long long k = 0;
 
-	*lfs = 0;
-	for (i = 0; i < plen; i++)
-		*lfs += ((const char *)prefix)[i] == '\n';
-	if (write_all(out, prefix, plen) == -1)
+	while (c < end && (c = memchr(c, '\n', (size_t)(end - c))) != NULL) {
+		k++;
+		c++;
+	}
+	return k;
+}
+
+/* Write all of the iov (short writes go on). 0 or -1. */
+static int
+maildir_writev(int out, struct iovec *iov, int n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = writev(out, iov, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Write prefix + content to fd out; count LFs. The content's first hlen
+ * bytes are at head (the caller read them); the rest is read from in at
+ * off + hlen. A message that fits goes out in one writev(2).
+ */
+static int
+maildir_copy(int out, const void *prefix, size_t plen, const void *head,
+    size_t hlen, int in, off_t off, unsigned long long len,
+    unsigned long long *lfs)
+{
+	struct iovec iov[2];
+	char *buf = NULL;
+	size_t want;
+	ssize_t n;
+	int rv = -1, niov = 0;
+
+	if (head == NULL)
+		hlen = 0;
+	else if (hlen > len)
+		hlen = (size_t)len;
+	*lfs = maildir_lfs(prefix, plen) + maildir_lfs(head, hlen);
+	iov[niov].iov_base = (void *)(uintptr_t)prefix;
+	iov[niov++].iov_len = plen;
+	if (hlen > 0) {
+		iov[niov].iov_base = (void *)(uintptr_t)head;
+		iov[niov++].iov_len = hlen;
+	}
+	if (maildir_writev(out, iov, niov) == -1)
 		return -1;
-	buf = xmalloc(MAILDIR_COPYBUF);
+	off += (off_t)hlen;
+	len -= hlen;
+	if (len > 0)
+		buf = xmalloc(MAILDIR_COPYBUF);
 	while (len > 0) {
 		want = len > MAILDIR_COPYBUF ? MAILDIR_COPYBUF : (size_t)len;
 		n = pread(in, buf, want, off);
@@ -175,8 +233,7 @@ maildir_copy(int out, const void *prefix, size_t plen, int in, off_t off,
 				errno = EIO;	/* the queue file is shorter than said */
 			goto out;
 		}
-		for (i = 0; i < (size_t)n; i++)
-			*lfs += buf[i] == '\n';
+		*lfs += maildir_lfs(buf, (size_t)n);
 		if (write_all(out, buf, (size_t)n) == -1)
 			goto out;
 		off += n;
@@ -201,7 +258,7 @@ maildir_open_tmp(const char *path, char *tmp, size_t tmplen, char *base,
 	for (tries = 0; tries < 2; tries++) {
 		gettimeofday(&tv, NULL);
 		if (str_fmt(base, baselen, "%lld.M%06ldP%ldQ%lu.%s",
-		    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+		    (long long)tv.tv_sec, (long)tv.tv_usec, (long)proc_pid(),
 		    ++maildir_seq, host) == -1 ||
 		    str_fmt(tmp, tmplen, "%s/tmp/%s", path, base) == -1) {
 			maildir_fail(ENAMETOOLONG, "maildir", path, err, errlen);
@@ -254,8 +311,9 @@ maildir_publish(const char *tmp, const char *dst, const char *path, char *err,
 
 int
 maildir_deliver(const char *path, const char *hostname, const void *prefix,
-    size_t plen, int fd, off_t off, unsigned long long len, char *name,
-    size_t namelen, char *err, size_t errlen)
+    size_t plen, const void *head, size_t headlen, int fd, off_t off,
+    unsigned long long len, char *name, size_t namelen, char *err,
+    size_t errlen)
 {
 	char tmp[PATH_MAX], dst[PATH_MAX], base[512], fname[600];
 	unsigned long long lfs, size;
@@ -265,7 +323,8 @@ maildir_deliver(const char *path, const char *hostname, const void *prefix,
 	    hostname, err, errlen);
 	if (out < 0)
 		return -out;
-	if (maildir_copy(out, prefix, plen, fd, off, len, &lfs) == -1 ||
+	if (maildir_copy(out, prefix, plen, head, headlen, fd, off, len,
+	    &lfs) == -1 ||
 	    fsync(out) == -1) {
 		r = errno;
 		close(out);

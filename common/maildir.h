@@ -31,14 +31,18 @@ int maildir_create(const char *path, char *err, size_t errlen);
 
 /*
  * Deliver one message into the Maildir at path (created if missing): the
- * bytes of prefix, then len bytes read from fd at offset off. hostname goes
+ * bytes of prefix, then len bytes of content read from fd at offset off,
+ * of which the first headlen (at most len) are already in memory at head
+ * (NULL, 0: none; deliver read the header section for its rules), so
+ * they are not read again. hostname goes
  * into the file name. On MAILDIR_OK, name (if not NULL) gets the new/ file
  * name. A maildir_status; err says why on failure, and errno is its
  * cause (ENOSPC, EDQUOT: MAILDIR_TEMP). No file is left in tmp/ or new/.
  */
 int maildir_deliver(const char *path, const char *hostname, const void *prefix,
-    size_t plen, int fd, off_t off, unsigned long long len, char *name,
-    size_t namelen, char *err, size_t errlen);
+    size_t plen, const void *head, size_t headlen, int fd, off_t off,
+    unsigned long long len, char *name, size_t namelen, char *err,
+    size_t errlen);
 
 /*
  * Readers' cleanup of tmp/ (Maildir and Dovecot's rule): remove the

@@ -53,6 +53,7 @@ struct qrd {
 	size_t	 len, pos;
 	int	 eof;
 	int	 ioerr;		/* errno of a failed read */
+	off_t	 size;		/* the file's size at open (fstat): no read past it */
 };
 
 /*
@@ -91,9 +92,10 @@ qrd_line(struct qrd *r, char **line, off_t *loff, int *torn)
 			r->ioerr = errno;
 			return -1;
 		}
-		if (n == 0)
-			r->eof = 1;
 		r->len += (size_t)n;
+		/* At the size fstat gave: the end, without a pread(2) saying so. */
+		if (n == 0 || r->off + (off_t)r->len >= r->size)
+			r->eof = 1;
 	}
 	*nl = '\0';
 	*line = r->buf + r->pos;
@@ -113,7 +115,7 @@ qrd_seek(struct qrd *r, off_t off)
 {
 	r->off = off;
 	r->len = r->pos = 0;
-	r->eof = 0;
+	r->eof = off >= r->size;
 }
 
 static off_t
@@ -399,6 +401,7 @@ qfile_open_fd(struct qfile *q, int fd)
 	}
 	if (!S_ISREG(st.st_mode))
 		goto out;
+	r->size = st.st_size;
 	if (qfile_parse_prelude(q, r) == -1 || qfile_parse_envelope(q, r) == -1 ||
 	    qfile_parse_trailer(q, r, st.st_size) == -1)
 		goto out;

@@ -120,7 +120,7 @@ dl_serve(int conn, const struct listen_fd *l, void *arg)
 
 	(void)l;
 	(void)arg;
-	fd_set_nonblock(conn, 0);
+	/* Blocking: the pool accepts without SOCK_NONBLOCK (pool.nonblock 0). */
 	if (agent_req_read(conn, &r, AGENT_TIMEOUT_MS) == -1) {
 		log_warn("malformed delivery request refused");
 		write_all(conn, "error malformed request\n", 24);

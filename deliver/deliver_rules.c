@@ -49,6 +49,8 @@ struct dr {
 	const char		*rcpt;		/* lp@dom as addressed */
 	char			 maildir[PATH_MAX];
 	struct strbuf		 pre;		/* Return-Path, Delivered-To */
+	const char		*head;		/* the content's first headlen bytes */
+	size_t			 headlen;
 	int			 temp, perm;	/* a failure of each kind */
 	int			 temp_errno;	/* the Maildir's errno of that temp */
 	int			 fallback;	/* keep, because an action failed */
@@ -134,7 +136,8 @@ dr_store(struct dr *x, const char *dir)
 		return MAILDIR_PERM;
 	}
 	st = maildir_deliver(path, x->c->hostname, x->pre.data, x->pre.len,
-	    x->r->fd, x->r->off, x->r->size, name, sizeof(name), err, sizeof(err));
+	    x->head, x->headlen, x->r->fd, x->r->off, x->r->size, name,
+	    sizeof(name), err, sizeof(err));
 	e = errno;
 	log_sanitize(safe, sizeof(safe), err, strlen(err));
 	if (st == MAILDIR_OK) {
@@ -362,10 +365,11 @@ deliver_rcpt_at(const struct conf *c, const struct agent_req *r,
 		str_copy(rep, "550 5.1.3 mailbox path too long", replen);
 		return;
 	}
+	/* Read once: the rules' header section, and the copies' first bytes. */
 	hdr = xmalloc(RULES_HDR_MAX);
-	rules_msg_init(&m, hdr, dr_header(r, hdr, RULES_HDR_MAX), r->sender,
-	    rcpt, r->size);
-	free(hdr);
+	x.head = hdr;
+	x.headlen = dr_header(r, hdr, RULES_HDR_MAX);
+	rules_msg_init(&m, hdr, x.headlen, r->sender, rcpt, r->size);
 	rules_result_init(&res);
 	if (*c->delivery_rules != '\0')
 		dr_apply(r->qid, c->delivery_rules, &m, &res);
@@ -381,6 +385,7 @@ deliver_rcpt_at(const struct conf *c, const struct agent_req *r,
 		dr_reply(&x, &res, rep, replen);
 	}
 	strbuf_free(&x.pre);
+	free(hdr);
 	rules_msg_free(&m);
 	rules_result_free(&res);
 }

@@ -175,7 +175,7 @@ qmgr_request(struct qmgr_job *j, struct qmgr_conn *c)
 		goto out;
 	/* deliver-user: the account's uid and gid first (common/agent.h) */
 	if ((c->sysuser && agent_user_send(fd, c->sys_uid, c->sys_gid) == -1) ||
-	    agent_req_send(fd, &req) == -1 || fd_set_nonblock(fd, 1) == -1) {
+	    agent_req_send(fd, &req) == -1) {
 		int e = errno;
 		close(fd);
 		errno = e;
@@ -384,7 +384,9 @@ qmgr_conn_input(struct qmgr_job *j, struct qmgr_conn *c)
 	ssize_t n;
 	size_t used;
 
-	n = read(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - 1 - c->rlen);
+	/* MSG_DONTWAIT: the socket stays blocking (no fcntl per message). */
+	n = recv(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - 1 - c->rlen,
+	    MSG_DONTWAIT);
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return 0;
 	if (n <= 0 && qmgr_conn_all_answered(c) && c->rlen == 0)
@@ -548,8 +550,15 @@ qmgr_remove(struct qmgr_job *j)
 {
 	char path[64];
 
-	str_fmt(path, sizeof(path), "defer/%s", j->qid);
-	unlink(path);
+	/*
+	 * defer/ID exists only after a counted attempt, whose count is on
+	 * disk before the file is written (qmgr_defer): a message delivered
+	 * at its first attempt has none to remove.
+	 */
+	if (j->q.attempts > 0) {
+		str_fmt(path, sizeof(path), "defer/%s", j->qid);
+		unlink(path);
+	}
 	str_fmt(path, sizeof(path), "active/%s", j->qid);
 	if (unlink(path) == -1)
 		log_err("%s: unlink %s: %s", j->qid, path, strerror(errno));
