@@ -38,7 +38,8 @@ enum smtp_msg_err {
 	SMTP_MSG_LOOP,		/* 554 5.4.6 */
 	SMTP_MSG_HDRBIG,	/* 552 5.3.4: header over SMTP_HDR_MAX with a fix-up hook */
 	SMTP_MSG_IOERR,		/* 451 4.3.0 */
-	SMTP_MSG_HOOK		/* the header_fixup hook's reply */
+	SMTP_MSG_HOOK,		/* the header_fixup hook's reply */
+	SMTP_MSG_NOQUEUE	/* no queue file after 354: 451 4.3.0 / 452 4.3.1 */
 };
 
 struct smtp_rcpt {
@@ -71,6 +72,7 @@ struct smtp_session {
 	struct qfile_writer qf;
 	int		 qf_open;
 	enum smtp_msg_err msg_err;
+	int		 noqueue_errno;	/* SMTP_MSG_NOQUEUE: why */
 	struct smtp_reply hook_reply;
 	unsigned long long msg_size;
 	struct smtp_hdrscan hs;

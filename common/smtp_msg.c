@@ -350,6 +350,10 @@ smtp_msg_finish(struct smtp_session *s)
 		    strerror(s->qf.saved_errno));
 		smtp_msg_ioerr(s, s->qf.saved_errno);
 		break;
+	case SMTP_MSG_NOQUEUE:
+		/* smtp_msg_begin logged it; the content was read and dropped */
+		smtp_msg_ioerr(s, s->noqueue_errno);
+		break;
 	case SMTP_MSG_OK:
 		smtp_msg_commit(s);
 		break;
@@ -402,12 +406,20 @@ smtp_cmd_data(struct smtp_session *s, char *arg)
 		smtp_send(s, 501, "5.5.4", "Syntax: DATA");
 		return;
 	}
-	if (smtp_msg_begin(s) == -1) {
-		smtp_msg_ioerr(s, errno);
-		return;
-	}
+	/*
+	 * 354 first, then the queue file: the client sends the content while
+	 * the file is being made, so its creation is off each message's path
+	 * (issue 12). A file that cannot be made is said after the content,
+	 * 451/452 as for a later write error (RFC 5321 4.1.1.4: the reply to
+	 * the end of data says whether the message was taken).
+	 */
 	/* RFC 2034 3: no enhanced code on 3xx. */
 	stream_puts(&s->st, "354 End data with <CR><LF>.<CR><LF>\r\n");
+	stream_flush(&s->st);	/* a failure shows at the next read */
+	if (smtp_msg_begin(s) == -1) {
+		s->noqueue_errno = errno;
+		s->msg_err = SMTP_MSG_NOQUEUE;
+	}
 	if (smtp_data_read(s) == -1) {
 		smtp_txn_reset(s);
 		return;

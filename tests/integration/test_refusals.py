@@ -309,6 +309,37 @@ def t_log_sanitized():
            "\n".join(repr(b) for b in bad[:5]))
 
 
+def t_no_queue_file():
+    # The queue file is made after the 354 (issue 12): one that cannot be
+    # made is a 451 4.3.0 at the end of the data (RFC 5321 4.1.1.4), the
+    # content is read and dropped, and the session goes on.
+    tmp = os.path.join(S.queue_dir, "tmp")
+    mode = os.stat(tmp).st_mode & 0o7777
+    r = session()
+    mail_from(r)
+    r.cmd("RCPT TO:<alice@example.test>")
+    os.chmod(tmp, 0o500)
+    try:
+        code, lines = r.cmd("DATA")
+        tap.eq(code, 354, "no queue file can be made: DATA still gets 354")
+        if code == 354:
+            r.send(b"Subject: noqueue\r\n\r\n" + (b"x" * 70 + b"\r\n") * 200 + b".\r\n")
+            code, lines = r.reply()
+    finally:
+        os.chmod(tmp, mode)
+    tap.ok(code == 451 and enhanced(lines) == "4.3.0",
+           "and 451 4.3.0 after the content", "%s %r" % (code, lines))
+    tap.eq(os.listdir(tmp), [], "nothing left in the queue's tmp/")
+    mail_from(r)
+    r.cmd("RCPT TO:<alice@example.test>")
+    subj = "after-noqueue-%d" % os.getpid()
+    code, lines = send_data(r, subj)
+    tap.eq(code, 250, "the same session then queues a message: 250")
+    r.cmd("QUIT")
+    r.close()
+    tap.eq(len(S.wait_for_subject("alice@example.test", subj)), 1, "and it arrives")
+
+
 def t_still_serving():
     # after all the abuse, the server still works for a fresh session
     subj = "still-%d" % os.getpid()
@@ -395,6 +426,7 @@ def t_cli_errors():
 
 for fn in (t_relay, t_unknown_user, t_size_at_mail, t_size_in_data, t_rcpt_limit,
            t_long_line, t_long_text_line, t_bad_sequence, t_unknown_commands,
-           t_error_limit, t_idle_timeout, t_log_sanitized, t_still_serving, t_cli_errors):
+           t_error_limit, t_idle_timeout, t_log_sanitized, t_no_queue_file, t_still_serving,
+           t_cli_errors):
     tap.run(fn, timeout=90)
 tap.done()
