@@ -13,6 +13,7 @@ import socket
 import statistics
 import subprocess
 import threading
+import tempfile
 import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -154,6 +155,50 @@ class Group:
             if st is not None:
                 total += st[1]
         return total
+
+    def counters_start(self, perf="/usr/bin/perf"):
+        """Count the system calls and context switches of the cgroup's
+        processes (perf stat -a --for-each-cgroup: every CPU, only this
+        cgroup) until counters_stop(). False when that cannot be done (no
+        cgroup, no perf); the caller then reports no figure."""
+        self._perf = None
+        if self.path is None or not os.access(perf, os.X_OK):
+            return False
+        rel = os.path.relpath(self.path, cgroup2_mount())
+        self._perf_out = tempfile.TemporaryFile()
+        self._perf = subprocess.Popen(
+            [perf, "stat", "-a", "-x,", "-e",
+             "raw_syscalls:sys_enter,context-switches",
+             "--for-each-cgroup", rel],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=self._perf_out)
+        time.sleep(0.3)     # perf has opened its counters by then
+        return self._perf.poll() is None
+
+    def counters_stop(self):
+        """(system calls, context switches) since counters_start(), or
+        None."""
+        p, self._perf = getattr(self, "_perf", None), None
+        if p is None:
+            return None
+        p.send_signal(signal.SIGINT)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            return None
+        self._perf_out.seek(0)
+        text = self._perf_out.read().decode("utf-8", "replace")
+        self._perf_out.close()
+        got = {}
+        for line in text.splitlines():
+            f = line.split(",")
+            if len(f) >= 3 and f[0].isdigit():
+                got[f[2]] = int(f[0])
+        if "raw_syscalls:sys_enter" not in got or "context-switches" not in got:
+            return None
+        return got["raw_syscalls:sys_enter"], got["context-switches"]
 
     def wait_empty(self, timeout):
         """Wait until no process is left (cgroup only); True if empty."""

@@ -56,9 +56,10 @@ if [ "$bench" = yes ]; then
 	prc=/usr/sbin/policy-rc.d
 	had_prc=no; [ -e $prc ] && had_prc=yes
 	[ $had_prc = yes ] || { printf '#!/bin/sh\nexit 101\n' > $prc; chmod 755 $prc; }
-	# postfix-pcre: Postfix's pcre: tables (smtp-throughput --checks).
+	# postfix-pcre: Postfix's pcre: tables (smtp-throughput --checks);
+	# linux-perf: perf stat, the system calls per message of each system.
 	apt-get install -y -qq --no-install-recommends postfix postfix-pcre dovecot-core \
-		dovecot-imapd dovecot-pop3d procps || { [ $had_prc = yes ] || rm -f $prc; exit 1; }
+		dovecot-imapd dovecot-pop3d procps linux-perf || { [ $had_prc = yes ] || rm -f $prc; exit 1; }
 	[ $had_prc = yes ] || rm -f $prc
 fi
 # Accounts (DESIGN.md, mail_owner, login_user, vmail_user, maildrop_group,
