@@ -34,6 +34,8 @@ struct auth_conn {
 	uint64_t	 id;		/* unique for authd's life: finished checks find it */
 	int		 pending;	/* a system login's check is running: hold input */
 	int		 plain_wait;	/* PLAIN sent its empty challenge: "step" is the response */
+	int		 login_step;	/* LOGIN run by authd: 1 user name next, 2 password */
+	char		 login_user[256];	/* LOGIN's user name, until its password */
 	char		 sys_addr[256];	/* a system login the SASL exchange passed */
 };
 

@@ -483,6 +483,88 @@ auth_plain_ir_sys(struct auth_conn *c, const unsigned char *in, int n)
 }
 
 /*
+ * Check a user name and password (NUL-terminated; user is lower-cased in
+ * place): a Unix account of system_domains in a worker thread (answered
+ * by auth_cmd_sys_result), else a virtual user against the sasldb.
+ */
+static void
+auth_userpass(struct auth_conn *c, char *user, char *pass)
+{
+	struct sysuser su;
+	char sysaddr[256];
+	int r, sys;
+
+	if (auth_ip_blocked(c->net)) {
+		auth_fail(c, "limit");
+		return;
+	}
+	str_lower(user);	/* addresses are case-insensitive */
+	sys = auth_sys_login(auth_conf, user, sysaddr, sizeof(sysaddr), &su);
+	if (sys == 1 && su.name[0] != '\0' &&
+	    auth_sys_submit(c->id, &su, pass, sysaddr) == 0) {
+		c->pending = 1;	/* answered by auth_cmd_sys_result */
+		return;
+	}
+	if (sys == 1)
+		r = auth_sys_checkpass(&su, pass);
+	else if (sys == 0)
+		r = userdb_checkpass(user, pass);
+	else
+		r = -1;
+	if (r == 1)
+		auth_success(c, sys == 1 ? sysaddr : user);
+	else
+		auth_fail(c, r == 0 ? "auth" : "temp");
+}
+
+/*
+ * LOGIN with system_domains, run here and not by libsasl2, so that a
+ * Unix account's password is checked in a worker thread (auth_userpass)
+ * as for PLAIN: the challenges "Username:" and "Password:" (what
+ * libsasl2 sends), then the same check as "plain". in (n bytes; NULL:
+ * none) is the next answer: without one the exchange begins. Frees in.
+ */
+static void
+auth_login_step(struct auth_conn *c, unsigned char *in, int n)
+{
+	if (in == NULL) {
+		c->login_step = 1;
+		auth_reply(c, "cont ", "VXNlcm5hbWU6");	/* "Username:" */
+		return;
+	}
+	if (c->login_step <= 1) {
+		/* the user name (a first step, or LOGIN's initial response) */
+		if (n <= 0 || (size_t)n >= sizeof(c->login_user) ||
+		    memchr(in, '\0', (size_t)n) != NULL) {
+			c->login_step = 0;
+			auth_fail(c, "auth");
+		} else {
+			memcpy(c->login_user, in, (size_t)n);
+			c->login_user[n] = '\0';
+			c->login_step = 2;
+			auth_reply(c, "cont ", "UGFzc3dvcmQ6");	/* "Password:" */
+		}
+		free(in);
+		return;
+	}
+	c->login_step = 0;
+	if (memchr(in, '\0', (size_t)n) != NULL) {
+		auth_fail(c, "auth");
+	} else {
+		char *pass = xmalloc((size_t)n + 1);
+
+		memcpy(pass, in, (size_t)n);
+		pass[n] = '\0';
+		auth_userpass(c, c->login_user, pass);
+		secure_zero(pass, (size_t)n);
+		free(pass);
+	}
+	secure_zero(in, (size_t)n);
+	free(in);
+	secure_zero(c->login_user, sizeof(c->login_user));
+}
+
+/*
  * Run mechanism mech with its initial response (in, n bytes; NULL: none),
  * which it frees. With system_domains, PLAIN is looked at here first so
  * that a system login's check runs in a worker thread (auth_plain_ir_sys):
@@ -496,6 +578,10 @@ auth_start_mech(struct auth_conn *c, const char *mech, unsigned char *in, int n)
 	unsigned outlen = 0;
 	int r;
 
+	if (strcasecmp(mech, "LOGIN") == 0 && auth_sys_realm() != NULL) {
+		auth_login_step(c, in, n);	/* the first step: a user name, if any */
+		return;
+	}
 	if (strcasecmp(mech, "PLAIN") == 0 && auth_sys_realm() != NULL) {
 		if (in == NULL) {
 			c->plain_wait = 1;
@@ -542,6 +628,7 @@ auth_cmd_start(struct auth_conn *c, char *arg)
 		return;
 	}
 	c->plain_wait = 0;
+	c->login_step = 0;
 	auth_start_mech(c, arg, in, n);
 }
 
@@ -553,8 +640,14 @@ auth_cmd_step(struct auth_conn *c, char *arg)
 	unsigned outlen = 0;
 	int n, r;
 
-	if ((c->sasl == NULL && !c->plain_wait) || (n = auth_b64dec(arg, &in)) == -1) {
+	if ((c->sasl == NULL && !c->plain_wait && !c->login_step) ||
+	    (n = auth_b64dec(arg, &in)) == -1) {
+		c->login_step = 0;
 		auth_reply(c, "fail proto", NULL);
+		return;
+	}
+	if (c->login_step) {
+		auth_login_step(c, in, n);
 		return;
 	}
 	if (c->plain_wait) {
@@ -577,9 +670,7 @@ auth_cmd_plain(struct auth_conn *c, char *arg)
 {
 	char *pb = strchr(arg, ' ');
 	unsigned char *user = NULL, *pass = NULL;
-	struct sysuser su;
-	char sysaddr[256];
-	int ulen = -1, plen = -1, r, sys;
+	int ulen = -1, plen = -1;
 
 	if (pb != NULL) {
 		*pb++ = '\0';
@@ -589,31 +680,11 @@ auth_cmd_plain(struct auth_conn *c, char *arg)
 	if (ulen <= 0 || plen < 0 || memchr(user, '\0', (size_t)ulen) != NULL ||
 	    memchr(pass, '\0', (size_t)plen) != NULL) {
 		auth_reply(c, "fail proto", NULL);
-	} else if (auth_ip_blocked(c->net)) {
-		auth_fail(c, "limit");
 	} else {
 		user[ulen] = '\0';
 		pass[plen] = '\0';
-		str_lower((char *)user);	/* addresses are case-insensitive */
-		/* A Unix account of system_domains, else a virtual user. */
-		sys = auth_sys_login(auth_conf, (char *)user, sysaddr, sizeof(sysaddr), &su);
-		if (sys == 1 && su.name[0] != '\0' &&
-		    auth_sys_submit(c->id, &su, (char *)pass, sysaddr) == 0) {
-			c->pending = 1;	/* answered by auth_cmd_sys_result */
-			goto out;
-		}
-		if (sys == 1)
-			r = auth_sys_checkpass(&su, (char *)pass);
-		else if (sys == 0)
-			r = userdb_checkpass((char *)user, (char *)pass);
-		else
-			r = -1;
-		if (r == 1)
-			auth_success(c, sys == 1 ? sysaddr : (char *)user);
-		else
-			auth_fail(c, r == 0 ? "auth" : "temp");
+		auth_userpass(c, (char *)user, (char *)pass);
 	}
-out:
 	if (pass != NULL)
 		secure_zero(pass, (size_t)plen);
 	free(user);

@@ -454,15 +454,23 @@ def t_imap():
     except imaplib.IMAP4.error as e:
         tap.ok(False, "AUTHENTICATE PLAIN as %s (SASL, shadow)" % U1, str(e))
 
-    # AUTHENTICATE LOGIN: libsasl2's exchange, its password-check callback
-    answers = [U1.encode(), PW_U1.encode()]
-    m = imaplib.IMAP4("127.0.0.1", IMAP_PORT, timeout=20)
-    try:
-        typ, _ = m.authenticate("LOGIN", lambda _: answers.pop(0))
-        tap.eq(typ, "OK", "AUTHENTICATE LOGIN as %s (SASL callback, shadow)" % U1)
-        m.logout()
-    except imaplib.IMAP4.error as e:
-        tap.ok(False, "AUTHENTICATE LOGIN as %s (SASL callback, shadow)" % U1, str(e))
+    # AUTHENTICATE LOGIN: with system_domains authd runs the exchange
+    # itself, and the Unix password is checked in a worker thread (a wrong
+    # one: test_auth_cmd; here the failures from 127.0.0.1 are counted
+    # towards authd's block of the network, which the tests below need)
+    for who, pw, want, what in (
+            (U1, PW_U1, "OK", "AUTHENTICATE LOGIN as %s (authd's exchange, "
+             "shadow)" % U1),
+            ("alice@example.test", pt.PASSWORD, "OK", "AUTHENTICATE LOGIN "
+             "as a virtual user (sasldb) in the same setup")):
+        answers = [who.encode(), pw.encode()]
+        m = imaplib.IMAP4("127.0.0.1", IMAP_PORT, timeout=20)
+        try:
+            typ, _ = m.authenticate("LOGIN", lambda _: answers.pop(0))
+            tap.eq(typ, want, what)
+            m.logout()
+        except imaplib.IMAP4.error as e:
+            tap.ok(want == "NO" and "AUTHENTICATIONFAILED" in str(e), what, str(e))
 
     m, why = imap_login(U1, PW_U2)
     tap.ok(m is None and "AUTHENTICATIONFAILED" in why,
@@ -570,6 +578,16 @@ def t_submission():
             code, _ = s.login(U1, PW_U1)
             tap.eq(code, 235, "submission: AUTH as Unix account %s with its "
                    "password: 235" % U1)
+            # and the LOGIN mechanism (authd's exchange): a second AUTH in
+            # one session is refused, so a session of its own
+            with smtplib.SMTP("127.0.0.1", SUB_PORT, local_hostname="client.test",
+                              timeout=20) as s2:
+                s2.ehlo()
+                s2.starttls(context=ctx)
+                s2.ehlo()
+                s2.user, s2.password = U1, PW_U1
+                code, _ = s2.auth("LOGIN", s2.auth_login)
+                tap.eq(code, 235, "submission: AUTH LOGIN as %s: 235" % U1)
             s.sendmail("%s@%s" % (U1, SYSDOM), ["%s@%s" % (U2, SYSDOM)],
                        "From: %s@%s\r\nSubject: %s\r\n\r\nhi\r\n"
                        % (U1, SYSDOM, subj))

@@ -5,7 +5,10 @@
  * base64 fields of start/step/plain (bad alphabet, padding, NUL inside
  * a decoded user or password), and one-use tokens: a real PLAIN login
  * against a sasldb in a temporary directory issues a token that can be
- * redeemed once, only on a connection without a client line.
+ * redeemed once, only on a connection without a client line. With
+ * system_domains set authd runs LOGIN itself (its "Username:" and
+ * "Password:" challenges, an initial response as the user name, a
+ * virtual user checked against the sasldb).
  */
 #include "config.h"
 
@@ -260,6 +263,57 @@ test_mechs_and_start(void **state)
 	assert_string_equal(req("step AGFsaWNlQGV4YW1wbGUudGVzdAB3cm9uZw=="), "fail auth");
 }
 
+/* With system_domains, LOGIN is authd's own exchange (auth_login_step). */
+static void
+test_login_system_domains(void **state)
+{
+	struct conf sc;
+	char path[128], err[1024];
+	FILE *fp;
+
+	(void)state;
+	if (!have_db)
+		skip();
+	str_fmt(path, sizeof(path), "%s/sys.conf", dir);
+	assert_non_null((fp = fopen(path, "w")));
+	fprintf(fp, "hostname = mx.example.test\nstate_dir = %s\nsasl_db = %s/sasldb\n"
+	    "system_domains = sys.example.test\n", dir, dir);
+	fclose(fp);
+	if (conf_load(&sc, path, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	auth_cmd_init(&sc);
+	auth_sys_init(&sc, 0, getuid());	/* as authd: the realm of bare names */
+	assert_non_null(auth_sys_realm());
+	conn_new();
+	req("client imap 192.0.2.1");
+	assert_string_equal(req("start LOGIN"), "cont VXNlcm5hbWU6");
+	/* authd's own exchange, not libsasl2's (whose challenges are the same) */
+	assert_null(conn.sasl);
+	assert_int_equal(conn.login_step, 1);
+	assert_string_equal(req("step YWxpY2VAZXhhbXBsZS50ZXN0"), "cont UGFzc3dvcmQ6");
+	assert_int_equal(conn.login_step, 2);
+	assert_int_equal(strncmp(req("step czNjcmV0"), "ok ", 3), 0);
+	assert_string_equal(req("step ="), "fail proto");	/* it is over */
+	/* the user name as the initial response; a wrong password */
+	conn_new();
+	req("client imap 192.0.2.1");
+	assert_string_equal(req("start LOGIN YWxpY2VAZXhhbXBsZS50ZXN0"),
+	    "cont UGFzc3dvcmQ6");
+	assert_string_equal(req("step d3Jvbmc="), "fail auth");
+	/* a NUL in the user name; a new start in the middle begins again */
+	conn_new();
+	req("client imap 192.0.2.1");
+	assert_string_equal(req("start LOGIN"), "cont VXNlcm5hbWU6");
+	assert_string_equal(req("step YWxpAGNl"), "fail auth");
+	assert_string_equal(req("start LOGIN"), "cont VXNlcm5hbWU6");
+	assert_string_equal(req("start LOGIN YWxpY2VAZXhhbXBsZS50ZXN0"),
+	    "cont UGFzc3dvcmQ6");
+	assert_int_equal(strncmp(req("step czNjcmV0"), "ok ", 3), 0);
+	auth_cmd_init(&conf);
+	auth_sys_init(&conf, 0, getuid());
+	conn_new();
+}
+
 int
 main(void)
 {
@@ -269,6 +323,7 @@ main(void)
 		cmocka_unit_test(test_base64_fields),
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_mechs_and_start),
+		cmocka_unit_test(test_login_system_domains),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
