@@ -207,7 +207,10 @@ auth_token_use(const char *hex, char *addr, size_t addrlen)
 	return -1;
 }
 
-/* Decode base64 ("=" is empty) into a new buffer. Length, or -1. */
+/*
+ * Decode base64 ("=" is empty) into a new buffer, with room for a NUL
+ * after the bytes. Length, or -1.
+ */
 static int
 auth_b64dec(const char *in, unsigned char **out)
 {
@@ -533,14 +536,16 @@ auth_login_step(struct auth_conn *c, unsigned char *in, int n)
 		return;
 	}
 	if (c->login_step <= 1) {
-		/* the user name (a first step, or LOGIN's initial response) */
-		if (n <= 0 || (size_t)n >= sizeof(c->login_user) ||
-		    memchr(in, '\0', (size_t)n) != NULL) {
+		/*
+		 * The user name (a first step, or LOGIN's initial response).
+		 * auth_b64dec leaves room for a NUL after the n bytes.
+		 */
+		in[n] = '\0';
+		if (n <= 0 || memchr(in, '\0', (size_t)n) != NULL ||
+		    str_copy(c->login_user, (char *)in, sizeof(c->login_user)) == -1) {
 			c->login_step = 0;
 			auth_fail(c, "auth");
 		} else {
-			memcpy(c->login_user, in, (size_t)n);
-			c->login_user[n] = '\0';
 			c->login_step = 2;
 			auth_reply(c, "cont ", "UGFzc3dvcmQ6");	/* "Password:" */
 		}
