@@ -177,10 +177,12 @@ def fsync_latency(top, rounds=50):
 
 
 class Postern:
-    name = "postern"
+    """A postern suite; name "baseline" for a second build (--baseline)."""
 
-    def __init__(self, top, binary, timeout, checks=(0, 0), cgroup=True):
-        self.top = os.path.join(top, "postern")
+    def __init__(self, top, binary, timeout, checks=(0, 0), cgroup=True,
+                 name="postern"):
+        self.name = name
+        self.top = os.path.join(top, name)
         self.group = sm.Group(self.name, cgroup)
         self.group.root_pid = lambda: self.proc.pid if self.proc else None
         self.checks = checks
