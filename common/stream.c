@@ -36,21 +36,6 @@
 #include "stream.h"
 #include "util.h"
 
-/*
- * Make fd non-blocking. 1 when it was blocking (stream_close(s, 0) puts
- * it back); an fd accepted with SOCK_NONBLOCK costs one fcntl here and
- * none at the close (issue 12: system calls per connection).
- */
-static int
-stream_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl == -1 || (fl & O_NONBLOCK))
-		return 0;
-	return fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
-}
-
 void
 stream_init(struct stream *s, int rfd, int wfd, int timeout_ms)
 {
@@ -66,10 +51,14 @@ stream_init(struct stream *s, int rfd, int wfd, int timeout_ms)
 	s->rfd = rfd;
 	s->wfd = wfd;
 	s->timeout_ms = timeout_ms;
-	/* Non-blocking, so that poll() bounds every wait (see the top). */
-	s->r_blocking = stream_nonblock(rfd);
+	/*
+	 * Non-blocking, so that poll() bounds every wait (see the top);
+	 * stream_close(s, 0) gives back only what changed here (an fd
+	 * accepted with SOCK_NONBLOCK costs one fcntl, and none at close).
+	 */
+	s->r_blocking = fd_set_nonblock_changed(rfd, 1) == 1;
 	if (wfd != rfd)
-		s->w_blocking = stream_nonblock(wfd);
+		s->w_blocking = fd_set_nonblock_changed(wfd, 1) == 1;
 }
 
 void

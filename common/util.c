@@ -242,7 +242,7 @@ write_all(int fd, const void *buf, size_t len)
 }
 
 int
-fd_set_nonblock(int fd, int on)
+fd_set_nonblock_changed(int fd, int on)
 {
 	int fl = fcntl(fd, F_GETFL), want;
 
@@ -251,7 +251,13 @@ fd_set_nonblock(int fd, int on)
 	want = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
 	if (want == fl)
 		return 0;	/* already so: no second system call */
-	return fcntl(fd, F_SETFL, want) == -1 ? -1 : 0;
+	return fcntl(fd, F_SETFL, want) == -1 ? -1 : 1;
+}
+
+int
+fd_set_nonblock(int fd, int on)
+{
+	return fd_set_nonblock_changed(fd, on) == -1 ? -1 : 0;
 }
 
 int

@@ -44,6 +44,8 @@ int parse_bool(const char *s, int *out);
 /* Write all bytes (retrying on EINTR and short writes). 0 or -1. */
 int write_all(int fd, const void *buf, size_t len);
 int fd_set_nonblock(int fd, int on);
+/* The same; 1 when the mode changed, 0 when it already was so, or -1. */
+int fd_set_nonblock_changed(int fd, int on);
 int fd_set_cloexec(int fd, int on);
 /* fsync a directory by path. 0 or -1. */
 int fsync_dir(const char *path);
