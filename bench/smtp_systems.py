@@ -176,6 +176,26 @@ def fsync_latency(top, rounds=50):
     return statistics.median(ft) * 1000, statistics.median(dt) * 1000
 
 
+def queue_leftovers(queue, subs):
+    """Files left in each of the queue's directories subs: {sub: count}."""
+    n = {}
+    for sub in subs:
+        c = count_tree(os.path.join(queue, sub))
+        if c:
+            n[sub] = c
+    return n
+
+
+def log_tail(path, lines=15):
+    """The last lines of a system's log, indented, for a failure report."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read().decode("utf-8", "replace").splitlines()
+        return "\n".join("    " + l for l in data[-lines:])
+    except OSError:
+        return "    (no log)"
+
+
 class Postern:
     """A postern suite; name "baseline" for a second build (--baseline)."""
 
@@ -260,20 +280,11 @@ class Postern:
             self.logf = None
 
     def leftovers(self):
-        n = {}
-        for sub in ("incoming", "active", "deferred", "hold"):
-            c = count_tree(os.path.join(self.queue, sub))
-            if c:
-                n[sub] = c
-        return n
+        return queue_leftovers(self.queue, ("incoming", "active", "deferred",
+                                            "hold"))
 
     def log_tail(self, lines=15):
-        try:
-            with open(self.logpath, "rb") as f:
-                data = f.read().decode("utf-8", "replace").splitlines()
-            return "\n".join("    " + l for l in data[-lines:])
-        except OSError:
-            return "    (no log)"
+        return log_tail(self.logpath, lines)
 
 
 MASTER_CF = """\
@@ -472,17 +483,8 @@ class Postfix:
         self.started = False
 
     def leftovers(self):
-        n = {}
-        for sub in ("maildrop", "incoming", "active", "deferred", "hold"):
-            c = count_tree(os.path.join(self.queue, sub))
-            if c:
-                n[sub] = c
-        return n
+        return queue_leftovers(self.queue, ("maildrop", "incoming", "active",
+                                            "deferred", "hold"))
 
     def log_tail(self, lines=15):
-        try:
-            with open(self.logpath, "rb") as f:
-                data = f.read().decode("utf-8", "replace").splitlines()
-            return "\n".join("    " + l for l in data[-lines:])
-        except OSError:
-            return "    (no log)"
+        return log_tail(self.logpath, lines)
