@@ -96,5 +96,14 @@ int listen_pool_serve(const struct listen_fd *fds, size_t nfds,
  * getpeername(2) per connection).
  */
 const char *listen_pool_peer(char *buf, size_t len);
+/*
+ * In serve(), for a peer that sends many requests on one connection
+ * (qmgr's kept connections to deliver), so that max_use counts requests:
+ * listen_pool_more() is 1 while the worker may serve another one (uses
+ * left and not told to stop: SIGTERM, SIGHUP), and listen_pool_use()
+ * counts one (the connection's first is counted by the pool).
+ */
+int listen_pool_more(void);
+void listen_pool_use(void);
 
 #endif

@@ -262,28 +262,49 @@ lp_w_idle(void)
 	__atomic_store_n(&lp_w_slot->state, LP_IDLE, __ATOMIC_SEQ_CST);
 }
 
+/* Uses of this worker so far (a connection, or a request: listen_pool_use). */
+static unsigned long long lp_w_served, lp_w_max_use;
+
+static int
+lp_w_uses_left(void)
+{
+	return !lp_w_stop && (lp_w_max_use == 0 || lp_w_served < lp_w_max_use);
+}
+
+int
+listen_pool_more(void)
+{
+	return lp_w_uses_left();
+}
+
+void
+listen_pool_use(void)
+{
+	lp_w_served++;
+}
+
 /* A worker: never returns. */
 static void __attribute__((noreturn))
 lp_worker(struct lp *p, pid_t parent, unsigned slot)
 {
 	const struct listen_pool *c = p->cfg;
 	struct listen_fd l;
-	unsigned long long served = 0;
 	size_t which;
 	int conn;
 
 	lp_w_slot = &p->board[slot];
+	lp_w_max_use = c->max_use;
 	lp_w_setup(p, parent);
-	while (!lp_w_stop && (c->max_use == 0 || served < c->max_use)) {
+	while (lp_w_uses_left()) {
 		if ((conn = lp_w_accept(p, &which)) == -1)
 			continue;
 		lp_w_busy(p);
-		served++;
+		lp_w_served++;
 		l = p->fds[which];
 		l.fd = -1;	/* serve() has no business with the listener */
 		c->serve(conn, &l, c->arg);
 		close(conn);
-		if (!lp_w_stop && (c->max_use == 0 || served < c->max_use))
+		if (lp_w_uses_left())
 			lp_w_idle();
 	}
 	_exit(0);

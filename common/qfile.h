@@ -85,16 +85,18 @@ int qfile_write(struct qfile_writer *, const void *, size_t);
 unsigned long long qfile_size(const struct qfile_writer *);
 /*
  * Flush, fix the size field, fsync, rename into incoming/, fsync incoming/,
- * then wake qmgr through private/qmgr (best effort). 0 or -1 (errno set;
+ * then wake qmgr through private/qmgr with the queue id (best effort). 0 or -1 (errno set;
  * the temporary file is removed).
  */
 int qfile_commit(struct qfile_writer *);
 /*
  * With w->defer_wake set (after qfile_create), qfile_commit does not wake
- * qmgr: the caller answers its client first, then calls qfile_wake(), so
- * that qmgr's work never stands between the fsync and the 250.
+ * qmgr: the caller answers its client first, then calls qfile_wake_id()
+ * with the queue id, so that qmgr's work never stands between the fsync
+ * and the 250. The id on the FIFO lets qmgr take the message without a
+ * scan of incoming/.
  */
-void qfile_wake(void);
+void qfile_wake_id(const char *qid);
 /* The same, into hold/ (a content check's HOLD): as durable, qmgr not woken. */
 int qfile_commit_hold(struct qfile_writer *);
 void qfile_abort(struct qfile_writer *);

@@ -263,21 +263,36 @@ qfile_size(const struct qfile_writer *w)
 	return w->size;
 }
 
-/* Best effort: one byte into the FIFO wakes qmgr (no reader: ENXIO). */
-void
-qfile_wake(void)
+/*
+ * Best effort: one line into the FIFO wakes qmgr (no reader: ENXIO). The
+ * queue id spares qmgr a scan of incoming/ (any other line asks for one).
+ * A line is far below PIPE_BUF, so writes never mix.
+ */
+static void
+qfile_wake_line(const char *line, size_t len)
 {
 	static int fd = -1;	/* kept: one open(2) per worker, not per message */
 
 	if (fd == -1 &&
 	    (fd = open(QFILE_WAKE, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
 		return;		/* ENXIO: no qmgr reading; it scans when it starts */
-	if (write(fd, "w", 1) == -1 && errno != EAGAIN) {
+	if (write(fd, line, len) == -1 && errno != EAGAIN) {
 		/* EPIPE: qmgr went away; open again next time. EAGAIN: the
-		 * FIFO is full, so qmgr is awake anyway. */
+		 * FIFO is full, so qmgr is awake anyway and scans (qmgr.c). */
 		close(fd);
 		fd = -1;
 	}
+}
+
+void
+qfile_wake_id(const char *qid)
+{
+	char line[QID_LEN + 2];
+	size_t n = strnlen(qid, QID_LEN);
+
+	memcpy(line, qid, n);
+	line[n] = '\n';
+	qfile_wake_line(line, n + 1);
 }
 
 /*
@@ -366,7 +381,7 @@ qfile_commit_dir(struct qfile_writer *w, const char *dir)
 	free(w->buf);
 	w->buf = NULL;
 	if (strcmp(dir, "incoming") == 0 && !w->defer_wake)
-		qfile_wake();	/* qmgr never looks into hold/ by itself */
+		qfile_wake_id(w->qid);	/* hold/ is not qmgr's */
 	return 0;
 fail:
 	e = errno;

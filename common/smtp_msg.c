@@ -277,7 +277,7 @@ smtp_msg_wake(struct smtp_session *s)
 {
 	if (stream_pending(&s->st) == 0)
 		(void)stream_flush(&s->st);
-	qfile_wake();
+	qfile_wake_id(s->qf.qid);
 }
 
 /* Commit (into hold/ for a HOLD) and only then answer 250. */

@@ -10,10 +10,11 @@
  * only keeps a pool of worker processes (common/listen_pool.c); it never
  * accepts nor reads. Each worker drops to vmail_user with priv_drop()
  * once, when it starts, BEFORE it accepts a connection or reads a byte
- * of a request, then serves up to max_use requests one after another.
+ * of a request, then serves up to max_use requests one after another,
+ * several on one connection when qmgr keeps it (qmgr_agent.c).
  * Not root: everything runs as the invoking user (rule 6).
  *
- * Per request, nothing outlives dl_serve(): the request and the reply
+ * Per request, nothing outlives dl_request(): the request and the reply
  * buffer are freed there, and deliver_rcpt() opens and closes what it
  * needs (the Maildir, the rules files) for each recipient.
  *
@@ -25,10 +26,12 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +50,8 @@
 #include "qfile.h"
 #include "strbuf.h"
 #include "util.h"
+
+#define DL_KEEP_MS	60000	/* a kept connection idle this long is closed */
 
 static struct conf dl_conf;
 static struct priv_id dl_vmail;
@@ -109,36 +114,75 @@ dl_worker_init(void *arg)
 	return 0;
 }
 
-/* One request in a worker (already vmail_user): read, deliver, reply. */
-static void
-dl_serve(int conn, const struct listen_fd *l, void *arg)
+/* One request in a worker (already vmail_user): read, deliver, reply. 0 or -1. */
+static int
+dl_request(int conn)
 {
 	struct agent_req r;
 	struct strbuf out;
 	char rep[700];
 	size_t i;
+	int rv = 0;
 
-	(void)l;
-	(void)arg;
 	/* Blocking: the pool accepts without SOCK_NONBLOCK (pool.nonblock 0). */
 	if (agent_req_read(conn, &r, AGENT_TIMEOUT_MS) == -1) {
 		log_warn("malformed delivery request refused");
 		write_all(conn, "error malformed request\n", 24);
 		agent_req_free(&r);
-		return;
+		return -1;
 	}
 	strbuf_init(&out, AGENT_REQ_MAX);
 	for (i = 0; i < r.nrcpt; i++) {
 		dl_one(&r, r.rcpt[i].addr, rep, sizeof(rep));
-		if (strbuf_printf(&out, "%llu %s\n", r.rcpt[i].idx, rep) == -1)
-			break;
 		/* Send each status at once: qmgr records it before a crash here. */
-		if (write_all(conn, out.data, out.len) == -1)
+		if (strbuf_printf(&out, "%llu %s\n", r.rcpt[i].idx, rep) == -1 ||
+		    write_all(conn, out.data, out.len) == -1) {
+			rv = -1;
 			break;
+		}
 		strbuf_reset(&out);
 	}
 	strbuf_free(&out);
 	agent_req_free(&r);
+	return rv;
+}
+
+/*
+ * Between two requests on a kept connection: 0 once the next one starts
+ * to arrive; -1 when qmgr closed it, after DL_KEEP_MS of silence (qmgr
+ * closes its idle connections well before), or when this worker may not
+ * serve more (max_use reached, told to stop: checked each second).
+ */
+static int
+dl_next(int conn)
+{
+	struct pollfd p = { conn, POLLIN, 0 };
+	int64_t deadline = now_ms() + DL_KEEP_MS;
+	char c;
+	int r;
+
+	while (listen_pool_more() && now_ms() < deadline) {
+		r = poll(&p, 1, 1000);
+		if (r == -1 && errno != EINTR)
+			return -1;
+		if (r == 1)
+			return recv(conn, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1 ? 0 : -1;
+	}
+	return -1;
+}
+
+/*
+ * A connection from qmgr: one request, then more on the same connection
+ * while qmgr keeps it (each one counted against max_use). Nothing of a
+ * request outlives dl_request().
+ */
+static void
+dl_serve(int conn, const struct listen_fd *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	while (dl_request(conn) == 0 && dl_next(conn) == 0)
+		listen_pool_use();
 }
 
 int

@@ -1,8 +1,9 @@
 /*
  * qmgr: the queue manager. Started as root it drops to mail_owner (no
  * chroot) before it reads anything; not root, it runs as the invoking
- * user. It wakes at once when a byte arrives on the FIFO private/qmgr
- * (written by qfile_commit), and rescans on a timer as a safety net.
+ * user. It wakes at once when a line arrives on the FIFO private/qmgr
+ * (written by qfile_commit: the queue id, so that new mail needs no scan
+ * of incoming/), and rescans on a timer as a safety net.
  *
  * Start-up (crash recovery): everything in active/ first (messages that were in flight),
  * then incoming/, then due deferred/. New mail and retries wait in two
@@ -42,6 +43,7 @@
 
 struct conf qmgr_conf;
 struct aliases *qmgr_aliases;
+static size_t qmgr_fifo_cap;	/* the FIFO's capacity (F_GETPIPE_SZ), 0 unknown */
 
 struct qmgr_entry {
 	char	id[QID_LEN + 1];
@@ -304,13 +306,49 @@ qmgr_refill(int *incoming_dirty, int *deferred_dirty)
 	}
 }
 
-static void
+/*
+ * Read the FIFO dry. Writers name the message they committed ("QID\n",
+ * qfile_wake_id): it goes straight into the new list, with no scan of
+ * incoming/ (one listed twice is skipped when its rename finds nothing).
+ * Anything else (an empty line, say) asks for a scan, and
+ * so does a FIFO read near its capacity, where a writer may have lost
+ * its name to EAGAIN. 1 when incoming/ is to be scanned.
+ */
+static int
 qmgr_drain_fifo(int fd)
 {
-	char buf[512];
+	char part[QID_LEN + 2];
+	size_t plen = 0;
+	char buf[4096];
+	size_t total = 0, i;
+	ssize_t n;
+	int scan = 0;
 
-	while (read(fd, buf, sizeof(buf)) > 0)
-		continue;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		total += (size_t)n;
+		for (i = 0; i < (size_t)n; i++) {
+			if (buf[i] != '\n') {
+				if (plen < sizeof(part) - 1)
+					part[plen++] = buf[i];
+				else
+					scan = 1;	/* too long: not a name */
+				continue;
+			}
+			part[plen] = '\0';
+			if (qmgr_is_qid(part))
+				qmgr_list_push(&qmgr_new, part, "incoming");
+			else
+				scan = 1;
+			plen = 0;
+		}
+	}
+	if (plen > 0) {
+		scan = 1;	/* a writer's line is atomic: this one is not a name */
+		plen = 0;
+	}
+	if (qmgr_fifo_cap > 0 && total + QID_LEN + 1 >= qmgr_fifo_cap)
+		scan = 1;
+	return scan;
 }
 
 /* Poll the FIFO, the control socket and the agent connections once. */
@@ -320,13 +358,15 @@ qmgr_poll(int fifo, int ctl, int timeout_ms)
 	struct pollfd *pfd;
 	struct qmgr_conn **cmap;
 	struct qmgr_job **jmap;
-	size_t i, k, n = 2, cap = 2;
+	size_t i, k, n = 2, cap = 2, nidle;
 	int64_t now;
 	int woke = 0;
 
 	for (i = 0; i < qmgr_njobs; i++)
 		if (qmgr_jobs[i].used)
 			cap += qmgr_jobs[i].nconn;
+	nidle = qmgr_agent_idle();
+	cap += nidle;
 	pfd = xcalloc(cap, sizeof(*pfd));
 	cmap = xcalloc(cap, sizeof(*cmap));
 	jmap = xcalloc(cap, sizeof(*jmap));
@@ -346,15 +386,15 @@ qmgr_poll(int fifo, int ctl, int timeout_ms)
 			jmap[n++] = &qmgr_jobs[i];
 		}
 	}
-	if (poll(pfd, n, timeout_ms) == -1 && errno != EINTR)
+	qmgr_agent_pollfds(pfd + n);	/* the kept idle deliver connections */
+	if (poll(pfd, n + nidle, timeout_ms) == -1 && errno != EINTR)
 		fatal("poll: %s", strerror(errno));
-	if (pfd[0].revents & POLLIN) {
-		qmgr_drain_fifo(fifo);
-		woke = 1;
-	}
+	now = now_ms();
+	qmgr_agent_events(pfd + n, nidle, now);	/* before any is kept or taken */
+	if (pfd[0].revents & POLLIN)
+		woke = qmgr_drain_fifo(fifo);
 	if (ctl != -1 && (pfd[1].revents & POLLIN))
 		qmgr_control_accept(ctl);
-	now = now_ms();
 	for (i = 2; i < n; i++) {
 		struct qmgr_job *j = jmap[i];
 		struct qmgr_conn *c = cmap[i];
@@ -505,7 +545,7 @@ main(int argc, char **argv)
 	struct priv_id id;
 	char err[4096];
 	size_t i;
-	int fifo, ctl;
+	int fifo, ctl, r;
 
 	daemon_start(argc, argv, "qmgr", &qmgr_conf);
 	if (priv_is_root() &&
@@ -518,6 +558,8 @@ main(int argc, char **argv)
 	/* O_RDWR: the FIFO never reports end-of-file when writers come and go. */
 	if ((fifo = open(QMGR_FIFO, O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1)
 		fatal("open %s/%s: %s", qmgr_conf.queue_dir, QMGR_FIFO, strerror(errno));
+	if ((r = fcntl(fifo, F_GETPIPE_SZ)) > 0)
+		qmgr_fifo_cap = (size_t)r;
 	signal_set(SIGTERM, qmgr_on_term);
 	signal_set(SIGINT, qmgr_on_term);
 	signal(SIGPIPE, SIG_IGN);

@@ -1,7 +1,7 @@
 /*
  * qmgr internals shared by qmgr.c (scheduling, concurrency slots, the
  * queue directories), qmgr_job.c (one message: aliases, routing, the
- * agent protocol, results), qmgr_bounce.c (RFC 3464 bounces),
+ * agent protocol, results), qmgr_agent.c (the agents' connections), qmgr_bounce.c (RFC 3464 bounces),
  * qmgr_dsn.c (success and delay notices, RFC 3461) and
  * qmgr_control.c (the admin socket used by `postern queue`).
  */
@@ -52,6 +52,7 @@ struct qmgr_conn {
 	int64_t		 deadline;
 	char		 relay[300];	/* "local", or smtp's "host[ip]:port" */
 	int		 dsn_passed;	/* smtp: the next hop took NOTIFY (RFC 3461 5.2.1) */
+	int		 reused;	/* a kept deliver connection, no reply byte yet */
 	int		 sysuser;	/* local: a Unix account, over deliver-user */
 	uid_t		 sys_uid;	/* its uid and gid (qmgr_local.c) */
 	gid_t		 sys_gid;
@@ -145,6 +146,20 @@ void qmgr_dsn_delay(struct qmgr_job *);
  */
 int qmgr_local_account(const char *mbox, uid_t *uid, gid_t *gid, char *why,
     size_t whylen);
+
+/* qmgr_agent.c: connections to the agents, and kept idle ones to deliver. */
+/* A new connection to the agent's socket path: fd, or -1 with errno. */
+int qmgr_agent_connect(const char *path);
+/* An idle kept connection to deliver, or -1. */
+int qmgr_agent_take(void);
+/* Keep a deliver connection whose statuses all came back (or close it). */
+void qmgr_agent_keep(int fd);
+/* How many are kept idle: the pollfd entries qmgr_agent_pollfds() fills. */
+size_t qmgr_agent_idle(void);
+struct pollfd;
+void qmgr_agent_pollfds(struct pollfd *);
+/* After poll: close the idle ones that were closed or idle too long. */
+void qmgr_agent_events(const struct pollfd *, size_t n, int64_t now);
 
 /* qmgr_control.c */
 int qmgr_control_open(void);

@@ -129,33 +129,18 @@ qmgr_perm(struct qmgr_job *j, size_t i, const char *mbox, const char *text)
 	qmgr_log_result(j, i, mbox, "none", "bounced", text);
 }
 
+/*
+ * Build the request (common/agent.h) and hand it to the agent: deliver on
+ * a kept connection when one is idle (qmgr_agent.c), unless fresh is
+ * set, else on a new one. 0 or -1.
+ */
 static int
-qmgr_connect(const char *path)
-{
-	struct sockaddr_un sun;
-	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	str_copy(sun.sun_path, path, sizeof(sun.sun_path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
-/* Build the request (common/agent.h) and hand it to the agent. 0 or -1. */
-static int
-qmgr_request(struct qmgr_job *j, struct qmgr_conn *c)
+qmgr_request(struct qmgr_job *j, struct qmgr_conn *c, int fresh)
 {
 	struct agent_req req;
 	size_t k;
-	int fd, rv = -1;
+	int fd = -1, rv = -1;
+	int keepable = c->agent == QMGR_AGENT_LOCAL && !c->sysuser;
 
 	agent_req_init(&req);
 	req.fd = j->q.fd;
@@ -169,17 +154,30 @@ qmgr_request(struct qmgr_job *j, struct qmgr_conn *c)
 		req.rcpt[k].addr = c->disp[k].mbox;
 	}
 	req.nrcpt = c->ndisp;
-	if ((fd = qmgr_connect(c->sysuser ? QMGR_DELIVER_USER_SOCKET :
-	    c->agent == QMGR_AGENT_LOCAL ? QMGR_DELIVER_SOCKET :
-	    QMGR_SMTP_SOCKET)) == -1)
-		goto out;
-	/* deliver-user: the account's uid and gid first (common/agent.h) */
-	if ((c->sysuser && agent_user_send(fd, c->sys_uid, c->sys_gid) == -1) ||
-	    agent_req_send(fd, &req) == -1) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		goto out;
+	c->reused = 0;
+	c->rlen = 0;
+	/* A kept one that fails the send was closed by deliver: a new one. */
+	if (keepable && !fresh && (fd = qmgr_agent_take()) != -1) {
+		if (agent_req_send(fd, &req) == 0)
+			c->reused = 1;
+		else {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd == -1) {
+		if ((fd = qmgr_agent_connect(c->sysuser ? QMGR_DELIVER_USER_SOCKET :
+		    c->agent == QMGR_AGENT_LOCAL ? QMGR_DELIVER_SOCKET :
+		    QMGR_SMTP_SOCKET)) == -1)
+			goto out;
+		/* deliver-user: the account's uid and gid first (common/agent.h) */
+		if ((c->sysuser && agent_user_send(fd, c->sys_uid, c->sys_gid) == -1) ||
+		    agent_req_send(fd, &req) == -1) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			goto out;
+		}
 	}
 	c->fd = fd;
 	c->deadline = now_ms() + (c->agent == QMGR_AGENT_LOCAL ?
@@ -222,7 +220,7 @@ qmgr_start_conns(struct qmgr_job *j)
 				    QMGR_RES_LOCAL : c->domain, sizeof(j->throttle));
 			continue;
 		}
-		if (qmgr_request(j, c) == -1) {
+		if (qmgr_request(j, c, 0) == -1) {
 			str_fmt(t, sizeof(t), "4.3.0 cannot reach the %s agent: %s",
 			    c->agent == QMGR_AGENT_LOCAL ? "delivery" : "smtp",
 			    strerror(errno));
@@ -343,12 +341,19 @@ qmgr_reply(struct qmgr_job *j, struct qmgr_conn *c, char *line)
 	return 0;
 }
 
-/* The connection is done: free its slot; 1 if the job is over too. */
+/*
+ * The connection is done: free its slot (a deliver connection whose
+ * statuses all came back is kept for the next request when keep is
+ * set); 1 if the job is over too.
+ */
 static int
-qmgr_conn_done(struct qmgr_job *j, struct qmgr_conn *c)
+qmgr_conn_end(struct qmgr_job *j, struct qmgr_conn *c, int keep)
 {
 	if (c->fd != -1) {
-		close(c->fd);
+		if (keep && c->agent == QMGR_AGENT_LOCAL && !c->sysuser)
+			qmgr_agent_keep(c->fd);
+		else
+			close(c->fd);
 		c->fd = -1;
 		qmgr_slot_put(c->agent, c->domain);
 		j->nopen--;
@@ -357,6 +362,12 @@ qmgr_conn_done(struct qmgr_job *j, struct qmgr_conn *c)
 		return 0;
 	qmgr_job_finish(j);
 	return 1;
+}
+
+static int
+qmgr_conn_done(struct qmgr_job *j, struct qmgr_conn *c)
+{
+	return qmgr_conn_end(j, c, 0);
 }
 
 int
@@ -391,8 +402,19 @@ qmgr_conn_input(struct qmgr_job *j, struct qmgr_conn *c)
 		return 0;
 	if (n <= 0 && qmgr_conn_all_answered(c) && c->rlen == 0)
 		return qmgr_conn_done(j, c);
+	if (n <= 0 && c->reused) {
+		/* Closed before any reply byte: deliver had retired it. Again, new. */
+		int old = c->fd;
+
+		if (qmgr_request(j, c, 1) == 0) {
+			close(old);
+			return 0;
+		}
+		return qmgr_conn_abort(j, c, "4.3.0 cannot reach the delivery agent");
+	}
 	if (n <= 0)
 		return qmgr_conn_abort(j, c, "4.3.0 the delivery agent ended early");
+	c->reused = 0;
 	c->rlen += (size_t)n;
 	c->deadline = now_ms() + (c->agent == QMGR_AGENT_LOCAL ?
 	    QMGR_JOB_TIMEOUT_MS : QMGR_SMTP_TIMEOUT_MS);
@@ -415,7 +437,7 @@ qmgr_conn_input(struct qmgr_job *j, struct qmgr_conn *c)
 	 */
 	if (c->agent == QMGR_AGENT_SMTP)
 		return 0;
-	return qmgr_conn_done(j, c);
+	return qmgr_conn_end(j, c, c->rlen == 0);
 }
 
 void

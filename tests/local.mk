@@ -24,6 +24,7 @@ include tests/integration/diskfull.mk
 include tests/integration/dsn.mk
 include tests/unit/pool.mk
 include tests/integration/reuse.mk
+include tests/integration/qmgrkeep.mk
 include tests/integration/durability.mk
 include tests/unit/authprefix.mk
 include tests/integration/authuser.mk

@@ -2,7 +2,7 @@
  * Unit tests of common/listen_pool.c: a real pool on a loopback socket
  * in a forked "daemon" process. Consecutive connections are served by
  * the same worker, the init hook runs once per worker, max_use retires a
- * worker, at most max_children sessions run at once (the next client
+ * worker (counting the requests a serve hook counts with listen_pool_use), at most max_children sessions run at once (the next client
  * waits in the backlog until one ends), max_idle retires surplus idle
  * workers, SIGHUP replaces the workers, a failing init hook does not
  * make the parent fork in a loop, and SIGTERM drains: the
@@ -61,7 +61,9 @@ tp_init(void *arg)
 
 /*
  * "PID INITS PEER NONBLOCK\n" (listen_pool_peer, O_NONBLOCK of conn), then
- * wait for one byte from the client and say "bye\n".
+ * wait for one byte from the client and say "bye\n"; but "m" asks for one
+ * more request on the same connection: "more\n" once listen_pool_use()
+ * counted it, "last\n" (and the end) when the worker has no use left.
  */
 static void
 tp_serve(int conn, const struct listen_fd *l, void *arg)
@@ -77,10 +79,23 @@ tp_serve(int conn, const struct listen_fd *l, void *arg)
 	    (fcntl(conn, F_GETFL) & O_NONBLOCK) != 0);
 	if (n < 0 || write_all(conn, buf, (size_t)n) == -1)
 		return;
-	while (poll(&pfd, 1, 10000) == -1 && errno == EINTR)
-		;	/* SIGTERM while busy: keep serving */
-	if (read(conn, &c, 1) == 1)
-		write_all(conn, "bye\n", 4);
+	for (;;) {
+		while (poll(&pfd, 1, 10000) == -1 && errno == EINTR)
+			;	/* SIGTERM while busy: keep serving */
+		if (read(conn, &c, 1) != 1)
+			return;
+		/* "m": one more request on this connection, counted (deliver's way) */
+		if (c != 'm') {
+			write_all(conn, "bye\n", 4);
+			return;
+		}
+		if (!listen_pool_more()) {
+			write_all(conn, "last\n", 5);
+			return;
+		}
+		listen_pool_use();
+		write_all(conn, "more\n", 5);
+	}
 }
 
 /* ---- the test process ---- */
@@ -315,6 +330,34 @@ test_max_use(void **state)
 	tp_stop(&t);
 }
 
+/* Requests counted with listen_pool_use() on one connection retire a worker too. */
+static void
+test_use_counts(void **state)
+{
+	char buf[16];
+	long p1, p2;
+	int fd, i;
+	struct tp t;
+
+	(void)state;
+	tp_start(&t, 1, 3, 100);
+	assert_true((fd = tp_connect(&t)) != -1);
+	assert_true((p1 = tp_greeting(fd, TP_WAIT_MS, NULL)) > 0);
+	for (i = 0; i < 2; i++) {	/* uses 2 and 3 of max_use 3 */
+		assert_int_equal(write_all(fd, "m", 1), 0);
+		assert_true(tp_line(fd, buf, sizeof(buf), TP_WAIT_MS) > 0);
+		assert_string_equal(buf, "more\n");
+	}
+	assert_int_equal(write_all(fd, "m", 1), 0);
+	assert_true(tp_line(fd, buf, sizeof(buf), TP_WAIT_MS) > 0);
+	assert_string_equal(buf, "last\n");
+	close(fd);
+	/* that worker has served 3 and exits: a new one serves the next */
+	assert_true((p2 = tp_session(&t, NULL)) > 0);
+	assert_true(p2 != p1);
+	tp_stop(&t);
+}
+
 static void
 test_limit(void **state)
 {
@@ -496,6 +539,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reuse),
 		cmocka_unit_test(test_max_use),
+		cmocka_unit_test(test_use_counts),
 		cmocka_unit_test(test_limit),
 		cmocka_unit_test(test_term_drains),
 		cmocka_unit_test(test_max_idle),

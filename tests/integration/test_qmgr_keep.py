@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""
+test_qmgr_keep: qmgr's kept connections to deliver and the queue ids on
+its FIFO (issue 12; queue/qmgr_agent.c, queue/qmgr.c), through the real
+master.
+
+Kept connection: after a delivery, the deliver worker that made it
+(P<pid> in the Maildir file name) still holds qmgr's connection. With
+that worker stopped (SIGSTOP), the next message goes to it and waits
+(it would be delivered at once on a new connection, by an idle worker);
+killed (SIGKILL) before it answered, qmgr sends the request again on a
+new connection: the message arrives once, and nothing is deferred.
+max_use counts requests, not connections (test_reuse.py checks the
+files per worker).
+
+FIFO: qfile_commit writes the queue id to private/qmgr. A message whose
+line the test takes out of the FIFO (qmgr stopped meanwhile) is still
+delivered at once when any other line arrives ("x": qmgr scans
+incoming/), and when its own id arrives (no scan needed).
+"""
+
+import os
+import re
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import postern_test as pt  # noqa: E402
+from postern_test import tap  # noqa: E402
+
+ALICE = "alice@example.test"
+MAILDIR_RE = re.compile(r"\.M\d+P(\d+)Q\d+\.")
+QID_RE = re.compile(r"queued as ([0-9A-Z]+)")
+
+S = pt.start_suite_or_bail(extra_conf={"max_use": "100"})
+
+
+def procs(name):
+    return [p[0] for p in pt.descendants(S.proc.pid) if p[3] == name or p[4] == name]
+
+
+def send(subject):
+    code, msg = S.send(subject)
+    m = QID_RE.search(msg.decode("ascii", "replace"))
+    return code, m.group(1) if m else None
+
+
+def worker_of(subject):
+    """The pid of the deliver worker that wrote the message (P<pid>)."""
+    for p in S.messages_with_subject(ALICE, subject):
+        m = MAILDIR_RE.search(os.path.basename(p))
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def deferred_lines(qid):
+    return [ln for ln in S.log_text().splitlines()
+            if qid is not None and qid in ln and "status=deferred" in ln]
+
+
+def t_kept_connection():
+    code, _ = send("keep-1")
+    tap.eq(code, 250, "first message accepted")
+    tap.ok(S.wait_for_subject(ALICE, "keep-1"), "first message delivered")
+    w = worker_of("keep-1")
+    tap.ok(w is not None and w in procs("deliver"),
+           "the deliver worker that delivered it is alive (pid %s)" % w)
+    if w is None:
+        return
+    os.kill(w, signal.SIGSTOP)
+    try:
+        code, qid = send("keep-2")
+        tap.eq(code, 250, "second message accepted with that worker stopped")
+        early = S.wait_for_subject(ALICE, "keep-2", timeout=1.5)
+        tap.ok(not early, "it waits: qmgr sent it on the connection it kept "
+               "to the stopped worker (a new connection would reach an idle one)")
+    finally:
+        os.kill(w, signal.SIGKILL)
+    got = S.wait_for_subject(ALICE, "keep-2", timeout=10)
+    tap.eq(len(got), 1, "killed before it answered, the request went again on "
+           "a new connection: delivered once")
+    tap.ok(worker_of("keep-2") not in (None, w), "by another worker")
+    tap.eq(deferred_lines(qid), [], "nothing deferred for %s" % qid)
+    tap.ok(S.wait_queue_empty(10), "the queue is empty")
+
+
+def fifo_take():
+    """Read what waits in qmgr's FIFO (qmgr is stopped). smtpd writes its
+    line just after the 250: wait up to 5 s for one."""
+    fd = os.open(os.path.join(S.queue_dir, "private", "qmgr"),
+                 os.O_RDONLY | os.O_NONBLOCK)
+    data = b""
+    deadline = time.monotonic() + 5
+    try:
+        while not data.endswith(b"\n") and time.monotonic() < deadline:
+            try:
+                data += os.read(fd, 4096)
+            except BlockingIOError:
+                time.sleep(0.02)
+    finally:
+        os.close(fd)
+    return data
+
+
+def fifo_put(data):
+    fd = os.open(os.path.join(S.queue_dir, "private", "qmgr"),
+                 os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def t_fifo(subject, line):
+    q = procs("qmgr")
+    tap.eq(len(q), 1, "one qmgr")
+    if len(q) != 1:
+        return
+    os.kill(q[0], signal.SIGSTOP)
+    try:
+        code, qid = send(subject)
+        tap.eq(code, 250, "%s accepted with qmgr stopped" % subject)
+        taken = fifo_take()
+        tap.eq(taken, ("%s\n" % qid).encode(), "the FIFO held its queue id, "
+               "one line (taken away now)")
+        tap.ok(os.path.exists(os.path.join(S.queue_dir, "incoming", qid or "-")),
+               "the message waits in incoming/")
+        fifo_put(line(qid).encode())
+    finally:
+        os.kill(q[0], signal.SIGCONT)
+    t0 = time.monotonic()
+    got = S.wait_for_subject(ALICE, subject, timeout=5)
+    tap.eq(len(got), 1, "delivered once, %.1f s after %r reached the FIFO "
+           "(the rescan timer is 30 s)" % (time.monotonic() - t0, line(qid)))
+
+
+for fn, args in ((t_kept_connection, ()),
+                 (t_fifo, ("fifo-other", lambda qid: "x\n")),
+                 (t_fifo, ("fifo-own", lambda qid: "%s\n" % qid))):
+    tap.run(lambda: fn(*args), timeout=60, name=fn.__name__)
+tap.done()
