@@ -3,14 +3,18 @@
  * chrooted to the queue directory) and qmgr ask lookupd over the unix
  * socket private/lookup, on one kept connection (lookup_rcpt); every
  * step has the caller's time limit, and any failure is LOOKUP_TEMPFAIL
- * (451 4.3.0), never a wrong "no such user". lookup_postmaster asks
+ * (451 4.3.0), never a wrong "no such user". Answers are kept while
+ * lookupd's generation stays the same (common/lookup.h). lookup_postmaster asks
  * lookupd, which alone reads the sasldb, for qmgr's postmaster routing.
  */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -138,14 +142,155 @@ lookup_close(void)
 	lookup_fd = -1;
 }
 
+/*
+ * The answer cache (common/lookup.h): LOOKUP_CACHE_N answers, placed by a
+ * hash of the address (a newer one takes the place of an older), each
+ * with the generation it was asked in. Addresses longer than the slot
+ * are not kept. About 5 kB, touched only once RCPT is checked.
+ */
+#define LOOKUP_CACHE_N		32
+#define LOOKUP_CACHE_ADDR	136
+#define LOOKUP_REMAP_MS		1000	/* retry a missing or stale file */
+
+static struct lookup_slot {
+	char		 addr[LOOKUP_CACHE_ADDR];	/* "" empty */
+	uint64_t	 gen;
+	enum lookup_result r;
+} lookup_cache[LOOKUP_CACHE_N];
+static const struct lookup_gen *lookup_genp;	/* mmap of LOOKUP_GEN_FILE */
+static int64_t lookup_map_tried;	/* now_ms() of the last try, 0 none */
+
+static void
+lookup_unmap(void)
+{
+	if (lookup_genp != NULL)
+		munmap((void *)lookup_genp, sizeof(*lookup_genp));
+	lookup_genp = NULL;
+}
+
+/* Map LOOKUP_GEN_FILE (relative to the queue directory). 0 or -1. */
+static int
+lookup_map(int64_t now)
+{
+	struct stat st;
+	void *m;
+	int fd;
+
+	if (lookup_map_tried != 0 && now - lookup_map_tried < LOOKUP_REMAP_MS)
+		return -1;
+	lookup_map_tried = now;
+	if ((fd = open(LOOKUP_GEN_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return -1;
+	m = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size >= (off_t)sizeof(*lookup_genp) ?
+	    mmap(NULL, sizeof(*lookup_genp), PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+	close(fd);
+	if (m == MAP_FAILED)
+		return -1;
+	lookup_genp = m;
+	return 0;
+}
+
+/* The generation now, if lookupd is alive (heartbeat). 0 or -1. */
+static int
+lookup_gen_now(uint64_t *gen)
+{
+	int64_t now = now_ms(), beat;
+
+	for (int tries = 0; tries < 2; tries++) {
+		if (lookup_genp == NULL && lookup_map(now) == -1)
+			return -1;
+		beat = __atomic_load_n(&lookup_genp->beat, __ATOMIC_ACQUIRE);
+		if (now - beat <= LOOKUP_BEAT_MS && beat - now <= LOOKUP_BEAT_MS) {
+			*gen = __atomic_load_n(&lookup_genp->gen, __ATOMIC_ACQUIRE);
+			return 0;
+		}
+		lookup_unmap();	/* lookupd stopped, or made the file anew */
+	}
+	return -1;
+}
+
+static struct lookup_slot *
+lookup_slot(const char *address)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)address; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return &lookup_cache[h % LOOKUP_CACHE_N];
+}
+
+/* Parse lookupd's answer; *keep 0 for a "volatile" one. */
+static enum lookup_result
+lookup_parse(const char *rep, int *keep)
+{
+	static const struct {
+		const char *word;
+		enum lookup_result r;
+	} words[] = {
+		{ "ok", LOOKUP_OK }, { "nouser", LOOKUP_NOUSER },
+		{ "notlocal", LOOKUP_NOTLOCAL },
+	};
+	size_t i, n;
+
+	for (i = 0; i < NELEM(words); i++) {
+		n = strlen(words[i].word);
+		if (strncmp(rep, words[i].word, n) != 0)
+			continue;
+		if (strcmp(rep + n, "\n") == 0) {
+			*keep = 1;
+			return words[i].r;
+		}
+		if (strcmp(rep + n, " volatile\n") == 0) {
+			*keep = 0;
+			return words[i].r;
+		}
+	}
+	*keep = 0;
+	return LOOKUP_TEMPFAIL;
+}
+
+static enum lookup_result lookup_ask_rcpt(const char *, const char *, int, int *);
+
+void
+lookup_cache_clear(void)
+{
+	memset(lookup_cache, 0, sizeof(lookup_cache));
+}
+
 enum lookup_result
 lookup_rcpt(const char *sockpath, const char *address, int timeout_ms)
+{
+	struct lookup_slot *slot = lookup_slot(address);
+	enum lookup_result r;
+	uint64_t gen = 0;
+	int cacheable, keep;
+
+	/* The generation is read before asking: a later change voids the answer. */
+	cacheable = strlen(address) < sizeof(slot->addr) && lookup_gen_now(&gen) == 0;
+	if (cacheable && slot->gen == gen && strcmp(slot->addr, address) == 0)
+		return slot->r;
+	r = lookup_ask_rcpt(sockpath, address, timeout_ms, &keep);
+	if (cacheable && keep && r != LOOKUP_TEMPFAIL) {
+		str_copy(slot->addr, address, sizeof(slot->addr));
+		slot->gen = gen;
+		slot->r = r;
+	}
+	return r;
+}
+
+/* Ask lookupd (no cache). */
+static enum lookup_result
+lookup_ask_rcpt(const char *sockpath, const char *address, int timeout_ms, int *keep)
 {
 	char req[LOOKUP_ADDR_MAX + 16], rep[64];
 	const unsigned char *p;
 	int64_t deadline = now_ms() + timeout_ms;
+	enum lookup_result r;
 	int n, kept;
 
+	*keep = 0;
 	for (p = (const unsigned char *)address; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			return LOOKUP_NOUSER;	/* no mailbox has such a name */
@@ -164,14 +309,9 @@ lookup_rcpt(const char *sockpath, const char *address, int timeout_ms)
 		    lookup_ask(req, (size_t)n, rep, sizeof(rep), deadline) == -1)
 			return LOOKUP_TEMPFAIL;
 	}
-	if (strcmp(rep, "ok\n") == 0)
-		return LOOKUP_OK;
-	if (strcmp(rep, "nouser\n") == 0)
-		return LOOKUP_NOUSER;
-	if (strcmp(rep, "notlocal\n") == 0)
-		return LOOKUP_NOTLOCAL;
-	lookup_close();		/* "temp": lookupd closes after an unknown line */
-	return LOOKUP_TEMPFAIL;
+	if ((r = lookup_parse(rep, keep)) == LOOKUP_TEMPFAIL)
+		lookup_close();	/* "temp": lookupd closes after an unknown line */
+	return r;
 }
 
 int

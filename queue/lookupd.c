@@ -15,19 +15,26 @@
  * In system_domains the users are Unix accounts (getpwnam, lk_system).
  *
  * Protocol (common/lookup.h): "rcpt ADDRESS\n" -> "ok\n" | "nouser\n" |
- * "notlocal\n" | "temp\n". Anything else gets "temp\n" and the
- * connection is closed.
+ * "notlocal\n" | "temp\n" (" volatile" before the newline for Unix
+ * accounts: not to be cached). Anything else gets "temp\n" and the
+ * connection is closed. The generation file of the clients' answer
+ * cache (private/lookup.gen, common/lookup.h) moves on when the sasldb
+ * or the alias file changes.
  */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aliases.h"
@@ -35,6 +42,7 @@
 #include "daemon.h"
 #include "listen.h"
 #include "log.h"
+#include "lookup.h"
 #include "postmaster.h"
 #include "priv.h"
 #include "sysuser.h"
@@ -45,6 +53,7 @@
 #define LK_LINE_MAX	1024		/* "rcpt " + a 512-octet address, with room */
 #define LK_IDLE_MS	30000		/* a client idle this long is dropped */
 #define LK_MAX_LISTEN	8
+#define LK_RACY_MS	2000		/* a file this young may change unseen */
 
 struct lk_client {
 	int	 fd;
@@ -58,6 +67,11 @@ static struct conf lk_conf;
 static struct aliases *lk_aliases;
 static int lk_root;	/* the suite was started as root (before our drop) */
 static int64_t lk_alias_checked;
+static struct lookup_gen *lk_gen;	/* LOOKUP_GEN_FILE, mapped; NULL: none */
+static struct {
+	struct stat db, al;		/* the sasldb and alias file, as last seen */
+	int64_t	 checked;
+} lk_watch;
 
 static void
 lk_on_term(int sig)
@@ -129,9 +143,9 @@ lk_system(const char *addr, int pm)
 	}
 }
 
-/* The answer for one address. */
+/* The answer for one address; *vol set when it must not be cached. */
 static const char *
-lk_answer(const char *raw)
+lk_answer(const char *raw, int *vol)
 {
 	char addr[LK_LINE_MAX], safe[128];
 	const char *at;
@@ -151,8 +165,10 @@ lk_answer(const char *raw)
 	if (aliases_exists(lk_aliases, addr))
 		return "ok\n";
 	pm = postmaster_is(&lk_conf, addr);	/* before +ext is cut */
-	if (conf_is_system_domain(&lk_conf, at + 1))
+	if (conf_is_system_domain(&lk_conf, at + 1)) {
+		*vol = 1;	/* Unix accounts: changes we do not watch */
 		return lk_system(addr, pm);
+	}
 	r = userdb_exists_cached(lk_conf.sasl_db, addr);
 	if (r == 0 && lk_strip_extension(addr))
 		r = userdb_exists_cached(lk_conf.sasl_db, addr);	/* alice+lists */
@@ -201,8 +217,15 @@ lk_handle(struct lk_client *c)
 		if (nl > line && nl[-1] == '\r')
 			nl[-1] = '\0';
 		if (strncmp(line, "rcpt ", 5) == 0 && line[5] != '\0' &&
-		    memchr(line, '\0', (size_t)(nl - line)) == NULL)
-			rep = lk_answer(line + 5);
+		    memchr(line, '\0', (size_t)(nl - line)) == NULL) {
+			int vol = 0;
+
+			rep = lk_answer(line + 5, &vol);
+			if (vol && strcmp(rep, "temp\n") != 0 &&
+			    str_fmt(pmrep, sizeof(pmrep), "%.*s volatile\n",
+			    (int)strcspn(rep, "\n"), rep) != -1)
+				rep = pmrep;
+		}
 		else if (strncmp(line, "postmaster ", 11) == 0 && line[11] != '\0' &&
 		    memchr(line, '\0', (size_t)(nl - line)) == NULL)
 			rep = lk_postmaster(line + 11, pmrep, sizeof(pmrep));
@@ -256,6 +279,84 @@ lk_accept(int lfd, struct lk_client *cl, size_t *ncl)
 	}
 }
 
+/*
+ * The answer cache's generation file (common/lookup.h), made or reused
+ * before the drop and given to the account we drop to; mode 0644: it
+ * holds two counters. A new lookupd starts a new generation.
+ */
+static void
+lk_gen_open(const struct priv_id *id)
+{
+	char path[PATH_MAX];
+	void *m = MAP_FAILED;
+	int fd;
+
+	if (str_fmt(path, sizeof(path), "%s/%s", lk_conf.queue_dir,
+	    LOOKUP_GEN_FILE) == -1)
+		return;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd != -1 && (id == NULL || fchown(fd, id->uid, id->gid) == 0) &&
+	    fchmod(fd, 0644) == 0 && ftruncate(fd, sizeof(*lk_gen)) == 0)
+		m = mmap(NULL, sizeof(*lk_gen), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		log_warn("%s: %s (recipient answers are not cached)", path,
+		    strerror(errno));
+	if (fd != -1)
+		close(fd);
+	if (m == MAP_FAILED)
+		return;
+	lk_gen = m;
+	__atomic_add_fetch(&lk_gen->gen, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&lk_gen->beat, now_ms(), __ATOMIC_RELEASE);
+}
+
+/* Did path change since *seen (or is it young enough to change unseen)? */
+static int
+lk_file_changed(const char *path, struct stat *seen)
+{
+	struct stat st;
+	struct timespec now;
+
+	if (stat(path, &st) == -1)
+		memset(&st, 0, sizeof(st));
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (st.st_dev == seen->st_dev && st.st_ino == seen->st_ino &&
+	    st.st_size == seen->st_size &&
+	    st.st_mtim.tv_sec == seen->st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == seen->st_mtim.tv_nsec &&
+	    (st.st_ino == 0 ||
+	    (int64_t)(now.tv_sec - st.st_mtim.tv_sec) * 1000 +
+	    (now.tv_nsec - st.st_mtim.tv_nsec) / 1000000 >= LK_RACY_MS))
+		return 0;
+	*seen = st;
+	return 1;
+}
+
+/*
+ * Twice a second at most (and at least once a second: poll's timeout):
+ * a changed sasldb or alias file moves the generation on (the alias
+ * table is read again first, so that no answer of the new generation
+ * comes from the old one); then the heartbeat.
+ */
+static void
+lk_gen_tick(int64_t now)
+{
+	int db, al;
+
+	if (lk_gen == NULL || now - lk_watch.checked < LOOKUP_CHECK_MS)
+		return;
+	lk_watch.checked = now;
+	db = lk_file_changed(lk_conf.sasl_db, &lk_watch.db);
+	al = lk_file_changed(lk_conf.alias_file, &lk_watch.al);
+	if (al) {
+		lk_alias_checked = 0;
+		lk_aliases_fresh();
+	}
+	if (db || al)
+		__atomic_add_fetch(&lk_gen->gen, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&lk_gen->beat, now, __ATOMIC_RELEASE);
+}
+
 /* The poll loop over the listeners and the clients. */
 static void
 lk_serve(const struct listen_fd *lfd, size_t nl)
@@ -277,6 +378,7 @@ lk_serve(const struct listen_fd *lfd, size_t nl)
 		if (poll(pfd, n + ncl, 1000) == -1 && errno != EINTR)
 			fatal("poll: %s", strerror(errno));
 		now = now_ms();
+		lk_gen_tick(now);
 		for (i = ncl; i-- > 0;) {
 			int drop = cl[i].deadline < now;
 			if (!drop && (pfd[n + i].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -313,6 +415,7 @@ main(int argc, char **argv)
 	if (priv_is_root() &&
 	    priv_lookup(lk_conf.auth_user, &id, err, sizeof(err)) == -1)
 		fatal("auth_user: %s", err);
+	lk_gen_open(priv_is_root() ? &id : NULL);
 	/* Rule 2: no request is read before this. */
 	if (priv_drop(priv_is_root() ? &id : NULL, lk_conf.queue_dir, 0, err,
 	    sizeof(err)) == -1)

@@ -3,3 +3,7 @@
 TESTS += tests/integration/test_qmgr_keep.py
 
 EXTRA_DIST += tests/integration/test_qmgr_keep.py
+
+## (issue 12) the recipient answer cache of smtpd and qmgr (common/lookup.c).
+TESTS += tests/integration/test_lookup_cache.py
+EXTRA_DIST += tests/integration/test_lookup_cache.py
