@@ -40,6 +40,7 @@
 #define QMGR_RESCAN_MS	30000		/* the safety-net timer */
 #define QMGR_SCAN_MAX	10000		/* entries taken per directory scan */
 #define QMGR_STOP_MS	5000		/* wait for deliveries on SIGTERM */
+#define QMGR_PARK_HOLD_MS 1000		/* parked jobs stop new takes while deliver moves */
 
 struct conf qmgr_conf;
 struct aliases *qmgr_aliases;
@@ -67,7 +68,11 @@ struct qmgr_waiter {
 
 static struct qmgr_list qmgr_new, qmgr_retry;
 static struct qmgr_job *qmgr_jobs;
-static size_t qmgr_njobs, qmgr_busy;
+static size_t qmgr_njobs, qmgr_busy;	/* jobs at work: at most njobs */
+static size_t qmgr_nslots;		/* njobs + park_max job slots */
+static size_t qmgr_parked, qmgr_park_max;
+static uint64_t qmgr_park_seq;
+static int64_t qmgr_local_moved;	/* now_ms() when a deliver slot was last taken or freed */
 static volatile sig_atomic_t qmgr_stop;
 static time_t qmgr_next_due;		/* earliest known deferred retry, 0 none */
 static unsigned qmgr_local_busy, qmgr_smtp_busy;
@@ -114,6 +119,7 @@ qmgr_slot_get(enum qmgr_agent a, const char *domain)
 		if (qmgr_local_busy >= qmgr_conf.deliver_concurrency)
 			return -1;
 		qmgr_local_busy++;
+		qmgr_local_moved = now_ms();
 		return 0;
 	}
 	if (qmgr_smtp_busy >= qmgr_conf.smtp_concurrency ||
@@ -139,6 +145,7 @@ qmgr_slot_put(enum qmgr_agent a, const char *domain)
 	if (a == QMGR_AGENT_LOCAL) {
 		if (qmgr_local_busy > 0)
 			qmgr_local_busy--;
+		qmgr_local_moved = now_ms();
 		qmgr_wake_waiters(QMGR_RES_LOCAL);
 		return;
 	}
@@ -265,15 +272,58 @@ qmgr_take(const struct qmgr_entry *e)
 			return;		/* ENOENT: already taken (listed twice) */
 		}
 	}
-	for (i = 0; i < qmgr_njobs; i++)
+	for (i = 0; i < qmgr_nslots; i++)
 		if (!qmgr_jobs[i].used)
 			break;
-	if (i == qmgr_njobs)
+	if (i == qmgr_nslots)
 		fatal("no free job slot (internal error)");
 	qmgr_aliases_fresh();
 	if (qmgr_job_start(&qmgr_jobs[i], e->id, strcmp(e->dir, "active") == 0) == 0 &&
-	    qmgr_jobs[i].used)
+	    qmgr_jobs[i].used && !qmgr_jobs[i].parked)
 		qmgr_busy++;
+}
+
+int
+qmgr_park(struct qmgr_job *j)
+{
+	size_t k;
+
+	if (qmgr_parked >= qmgr_park_max || j->ntemp != 0 || j->nconn == 0 ||
+	    strcmp(j->throttle, QMGR_RES_LOCAL) != 0)
+		return 0;
+	for (k = 0; k < j->nconn; k++)
+		if (j->conn[k].agent != QMGR_AGENT_LOCAL || !j->conn[k].waiting)
+			return 0;
+	j->parked = 1;
+	j->park_seq = ++qmgr_park_seq;
+	qmgr_parked++;
+	return 1;
+}
+
+/* Parked jobs take free deliver slots first, the oldest first. */
+static void
+qmgr_unpark(void)
+{
+	struct qmgr_job *j;
+	size_t i;
+
+	while (qmgr_parked > 0 && qmgr_local_busy < qmgr_conf.deliver_concurrency &&
+	    qmgr_busy < qmgr_njobs) {
+		j = NULL;
+		for (i = 0; i < qmgr_nslots; i++)
+			if (qmgr_jobs[i].used && qmgr_jobs[i].parked &&
+			    (j == NULL || qmgr_jobs[i].park_seq < j->park_seq))
+				j = &qmgr_jobs[i];
+		if (j == NULL)
+			break;
+		j->parked = 0;
+		qmgr_parked--;
+		qmgr_job_resume(j);
+		if (j->used && j->parked)
+			break;		/* no slot after all: it waits again */
+		if (j->used)
+			qmgr_busy++;
+	}
 }
 
 /* Start jobs while slots are free, new and retry lists served in turn. */
@@ -283,8 +333,20 @@ qmgr_schedule(void)
 	static int turn;
 	struct qmgr_list *l;
 
+	qmgr_unpark();
 	while (!qmgr_stop && qmgr_busy < qmgr_njobs) {
 		if (qmgr_list_empty(&qmgr_new) && qmgr_list_empty(&qmgr_retry))
+			return;
+		/*
+		 * Every parking place taken while deliver keeps freeing slots:
+		 * what is taken now would only wait, and be read a second time.
+		 * A deliver that stopped moving (no slot taken or freed for a second)
+		 * holds nothing up: mail for elsewhere is taken as before.
+		 * (A slot taken counts as moving too, so that the first burst
+		 * after a quiet time is held as well.)
+		 */
+		if (qmgr_park_max > 0 && qmgr_parked >= qmgr_park_max &&
+		    now_ms() - qmgr_local_moved < QMGR_PARK_HOLD_MS)
 			return;
 		turn = !turn;
 		l = turn ? &qmgr_new : &qmgr_retry;
@@ -362,7 +424,7 @@ qmgr_poll(int fifo, int ctl, int timeout_ms)
 	int64_t now;
 	int woke = 0;
 
-	for (i = 0; i < qmgr_njobs; i++)
+	for (i = 0; i < qmgr_nslots; i++)
 		if (qmgr_jobs[i].used)
 			cap += qmgr_jobs[i].nconn;
 	nidle = qmgr_agent_idle();
@@ -374,7 +436,7 @@ qmgr_poll(int fifo, int ctl, int timeout_ms)
 	pfd[0].events = POLLIN;
 	pfd[1].fd = ctl;
 	pfd[1].events = POLLIN;
-	for (i = 0; i < qmgr_njobs; i++) {
+	for (i = 0; i < qmgr_nslots; i++) {
 		if (!qmgr_jobs[i].used)
 			continue;
 		for (k = 0; k < qmgr_jobs[i].nconn; k++) {
@@ -449,7 +511,7 @@ qmgr_run(int fifo, int ctl)
 		    (int)(next_scan - now)))
 			incoming_dirty = 1;
 	}
-	for (i = 0; i < qmgr_njobs; i++)
+	for (i = 0; i < qmgr_nslots; i++)
 		if (qmgr_jobs[i].used)
 			qmgr_job_abort(&qmgr_jobs[i], "4.3.0 queue manager stopping");
 }
@@ -516,7 +578,7 @@ qmgr_find_job(const char *qid)
 {
 	size_t i;
 
-	for (i = 0; i < qmgr_njobs; i++)
+	for (i = 0; i < qmgr_nslots; i++)
 		if (qmgr_jobs[i].used && strcmp(qmgr_jobs[i].qid, qid) == 0)
 			return &qmgr_jobs[i];
 	return NULL;
@@ -570,7 +632,11 @@ main(int argc, char **argv)
 	    qmgr_conf.smtp_concurrency);
 	if (qmgr_njobs == 0)
 		qmgr_njobs = 1;
-	qmgr_jobs = xcalloc(qmgr_njobs, sizeof(*qmgr_jobs));
+	/* Parking places: enough to refill every deliver slot twice. */
+	qmgr_park_max = qmgr_conf.deliver_concurrency > 1000 ? 2000 :
+	    (size_t)qmgr_conf.deliver_concurrency * 2;
+	qmgr_nslots = qmgr_njobs + qmgr_park_max;
+	qmgr_jobs = xcalloc(qmgr_nslots, sizeof(*qmgr_jobs));
 	(void)i;
 	qmgr_aliases = aliases_new(qmgr_conf.alias_file);
 	qmgr_recover();

@@ -53,6 +53,7 @@ struct qmgr_conn {
 	char		 relay[300];	/* "local", or smtp's "host[ip]:port" */
 	int		 dsn_passed;	/* smtp: the next hop took NOTIFY (RFC 3461 5.2.1) */
 	int		 reused;	/* a kept deliver connection, no reply byte yet */
+	int		 waiting;	/* not started: no slot for it (yet) */
 	int		 sysuser;	/* local: a Unix account, over deliver-user */
 	uid_t		 sys_uid;	/* its uid and gid (qmgr_local.c) */
 	gid_t		 sys_gid;
@@ -74,6 +75,8 @@ struct qmgr_job {
 	enum qmgr_admin	 admin;		/* what `postern queue` asked for */
 	int		 retake;	/* it had waited for a slot before */
 	int		 dirty;		/* successes marked but not yet synced */
+	int		 parked;	/* read, waiting in memory for a deliver slot */
+	uint64_t	 park_seq;	/* the order of parking */
 };
 
 extern struct conf qmgr_conf;
@@ -91,6 +94,13 @@ void qmgr_slot_put(enum qmgr_agent, const char *domain);
 void qmgr_wait_slot(const char *qid, const char *res, int front);
 /* The job working on qid, or NULL. */
 struct qmgr_job *qmgr_find_job(const char *qid);
+/*
+ * A job none of whose connections got a slot, all of them to deliver,
+ * waits in memory (its file open, its plan made) for a slot instead of
+ * being read again later: 1 when it was parked (qmgr_job_resume starts
+ * it), 0 when it was not (it finishes as a waiter, qmgr_wait_slot).
+ */
+int qmgr_park(struct qmgr_job *);
 /* Drop qid from the slot waiters; 1 if it was one. */
 int qmgr_unwait(const char *qid);
 /* Rescan deferred/ treating every message as due (flush). */
@@ -99,6 +109,8 @@ void qmgr_flush(void);
 /* qmgr_job.c */
 /* retake: the message had been waiting for a slot (see qmgr_wait_slot). */
 int qmgr_job_start(struct qmgr_job *, const char *qid, int retake);
+/* Start the connections of a parked job that were waiting for a slot. */
+void qmgr_job_resume(struct qmgr_job *);
 /* Input on one connection; 1 when the whole job is over. */
 int qmgr_conn_input(struct qmgr_job *, struct qmgr_conn *);
 /* Give up on one connection (timeout): the rest is temporary. 1 if the job is over. */

@@ -202,9 +202,12 @@ qmgr_conn_fail(struct qmgr_job *j, struct qmgr_conn *c, const char *why)
 	}
 }
 
-/* Start every group that gets a slot; the others wait (no attempt counted). */
+/*
+ * Start every group that gets a slot (on resume: those that were waiting);
+ * the others wait (no attempt counted).
+ */
 static void
-qmgr_start_conns(struct qmgr_job *j)
+qmgr_start_conns(struct qmgr_job *j, int resume)
 {
 	struct qmgr_conn *c;
 	char t[256];
@@ -212,7 +215,11 @@ qmgr_start_conns(struct qmgr_job *j)
 
 	for (k = 0; k < j->nconn; k++) {
 		c = &j->conn[k];
+		if (resume && !c->waiting)
+			continue;
+		c->waiting = 0;
 		if (qmgr_slot_get(c->agent, c->domain) == -1) {
+			c->waiting = 1;
 			for (size_t d = 0; d < c->ndisp; d++)
 				c->disp[d].answered = 1;	/* stays pending */
 			if (j->throttle[0] == '\0')
@@ -230,6 +237,23 @@ qmgr_start_conns(struct qmgr_job *j)
 		}
 		j->nopen++;
 	}
+}
+
+void
+qmgr_job_resume(struct qmgr_job *j)
+{
+	struct qmgr_conn *c;
+	size_t k, d;
+
+	j->throttle[0] = '\0';
+	for (k = 0; k < j->nconn; k++) {
+		c = &j->conn[k];
+		for (d = 0; c->waiting && d < c->ndisp; d++)
+			c->disp[d].answered = 0;
+	}
+	qmgr_start_conns(j, 1);
+	if (j->nopen == 0 && !qmgr_park(j))
+		qmgr_job_finish(j);
 }
 
 int
@@ -256,8 +280,8 @@ qmgr_job_start(struct qmgr_job *j, const char *qid, int retake)
 	log_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", qid,
 	    j->q.sender, j->q.size, j->q.nrcpt);
 	qmgr_plan(j);
-	qmgr_start_conns(j);
-	if (j->nopen == 0)
+	qmgr_start_conns(j, 0);
+	if (j->nopen == 0 && !qmgr_park(j))
 		qmgr_job_finish(j);
 	return 0;
 }

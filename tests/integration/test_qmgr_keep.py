@@ -17,8 +17,13 @@ FIFO: qfile_commit writes the queue id to private/qmgr. A message whose
 line the test takes out of the FIFO (qmgr stopped meanwhile) is still
 delivered at once when any other line arrives ("x": qmgr scans
 incoming/), and when its own id arrives (no scan needed).
+
+Parking: with deliver_concurrency 1, a burst of 40 messages is read
+once each ("queue active" logged once per queue id): the jobs that find
+no slot wait in memory, and the rest stay untaken until one is free.
 """
 
+import collections
 import os
 import re
 import signal
@@ -136,8 +141,45 @@ def t_fifo(subject, line):
            "(the rescan timer is 30 s)" % (time.monotonic() - t0, line(qid)))
 
 
+def t_burst_read_once():
+    """deliver_concurrency 1 and 40 messages at once: the jobs that find
+    no deliver slot wait in memory (parked, at most 2) or stay in the new
+    list; none is read twice (one "queue active" line each)."""
+    S.stop()
+    b = pt.Suite(extra_conf={"deliver_concurrency": "1"}, name="burst")
+    b.start()
+    q = [p[0] for p in pt.descendants(b.proc.pid) if "qmgr" in (p[3], p[4])]
+    try:
+        n = 40
+        # qmgr stopped while they arrive: it finds all 40 at once
+        os.kill(q[0], signal.SIGSTOP)
+        try:
+            with b.smtp() as s:
+                s.ehlo()
+                for i in range(n):
+                    s.sendmail("sender@remote.test", [ALICE],
+                               pt.make_message("burst-%d" % i, "Hello.\n",
+                                               "sender@remote.test", ALICE))
+        finally:
+            os.kill(q[0], signal.SIGCONT)
+        got = b.wait_for_messages(ALICE, n, timeout=60)
+        tap.eq(len(got), n, "all %d messages delivered" % n)
+        log = b.log_text()
+        qids = set(re.findall(r"qmgr\[\d+\]: ([0-9A-Z]+): from=<", log))
+        active = collections.Counter(re.findall(
+            r"qmgr\[\d+\]: ([0-9A-Z]+): from=<[^>]*>, size=\d+, nrcpt=\d+ "
+            r"\(queue active\)", log))
+        tap.eq(len(qids), n, "qmgr took %d messages" % n)
+        twice = {q: c for q, c in active.items() if c != 1}
+        tap.eq(twice, {}, "each was read (taken into active/) once")
+        tap.ok(b.wait_queue_empty(10), "the queue is empty")
+    finally:
+        b.stop()
+
+
 for fn, args in ((t_kept_connection, ()),
                  (t_fifo, ("fifo-other", lambda qid: "x\n")),
-                 (t_fifo, ("fifo-own", lambda qid: "%s\n" % qid))):
-    tap.run(lambda: fn(*args), timeout=60, name=fn.__name__)
+                 (t_fifo, ("fifo-own", lambda qid: "%s\n" % qid)),
+                 (t_burst_read_once, ())):
+    tap.run(lambda: fn(*args), timeout=120, name=fn.__name__)
 tap.done()
