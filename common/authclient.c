@@ -10,7 +10,6 @@
 #include "config.h"
 
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -27,22 +26,10 @@
 int
 authclient_connect(const char *sockpath)
 {
-	struct sockaddr_un sun;
 	int fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (str_copy(sun.sun_path, sockpath, sizeof(sun.sun_path)) == -1) {
-		log_err("authd socket path too long");
-		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	if ((fd = unix_connect(sockpath, 0)) == -1)
 		log_err("cannot connect to authd (%s): %s", sockpath, strerror(errno));
-		close(fd);
-		return -1;
-	}
 	return fd;
 }
 

@@ -12,7 +12,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -47,21 +46,7 @@ lookup_wait(int fd, short events, int64_t deadline)
 static int
 lookup_connect(const char *sockpath)
 {
-	struct sockaddr_un sun;
-	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (str_copy(sun.sun_path, sockpath, sizeof(sun.sun_path)) == -1)
-		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return unix_connect(sockpath, SOCK_NONBLOCK);
 }
 
 /* Read one reply line into buf. 0 or -1. */

@@ -5,7 +5,9 @@
 #include "config.h"
 
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -269,6 +271,30 @@ fd_set_cloexec(int fd, int on)
 		return -1;
 	fl = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
 	return fcntl(fd, F_SETFD, fl) == -1 ? -1 : 0;
+}
+
+int
+unix_connect(const char *path, int flags)
+{
+	struct sockaddr_un sun;
+	int fd, e;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (str_copy(sun.sun_path, path, sizeof(sun.sun_path)) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    (flags & SOCK_NONBLOCK), 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
 }
 
 int

@@ -47,6 +47,12 @@ int fd_set_nonblock(int fd, int on);
 /* The same; 1 when the mode changed, 0 when it already was so, or -1. */
 int fd_set_nonblock_changed(int fd, int on);
 int fd_set_cloexec(int fd, int on);
+/*
+ * A unix stream socket (close-on-exec, and SOCK_NONBLOCK when flags has
+ * it) connected to path. The fd, or -1 with errno (ENAMETOOLONG for a
+ * path too long for sun_path).
+ */
+int unix_connect(const char *path, int flags);
 /* fsync a directory by path. 0 or -1. */
 int fsync_dir(const char *path);
 /* mkdir -p with mode for each created component. 0 or -1. */

@@ -17,9 +17,6 @@
  */
 #include "config.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <errno.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,24 +39,7 @@ static size_t qmgr_nkept;
 int
 qmgr_agent_connect(const char *path)
 {
-	struct sockaddr_un sun;
-	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (str_copy(sun.sun_path, path, sizeof(sun.sun_path)) == -1) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
+	return unix_connect(path, 0);
 }
 
 /* The most recently kept idle connection to deliver (warmest), or -1. */

@@ -652,6 +652,15 @@ class Suite:
                     return code, msg
             return s.data(make_message(subject, body, sender, rcpts[0]))
 
+    def send_many(self, prefix, n, rcpt="alice@example.test",
+                  sender="sender@remote.test"):
+        """Send n messages (Subject PREFIX-0 .. PREFIX-(n-1)) in one session."""
+        with self.smtp() as s:
+            s.ehlo()
+            for i in range(n):
+                s.sendmail(sender, [rcpt], make_message("%s-%d" % (prefix, i),
+                                                        "Hello.\n", sender, rcpt))
+
     # -- mailboxes and queue
 
     def maildir(self, addr):

@@ -217,12 +217,7 @@ def maildir_names():
 def t_deliver_reuse():
     before = set(maildir_names())
     n = 24
-    with S.smtp() as s:
-        s.ehlo()
-        for i in range(n):
-            s.sendmail("sender@remote.test", [ALICE],
-                       pt.make_message("deliver-%d" % i, "Hello.\n",
-                                       "sender@remote.test", ALICE))
+    S.send_many("deliver", n, ALICE)
     got = pt.poll(lambda: len(set(maildir_names()) - before) >= n, 30)
     new = sorted(set(maildir_names()) - before)
     tap.ok(got, "%d messages from one session all arrive" % n, "got %d" % len(new))
