@@ -265,16 +265,10 @@ lp_w_idle(void)
 /* Uses of this worker so far (a connection, or a request: listen_pool_use). */
 static unsigned long long lp_w_served, lp_w_max_use;
 
-static int
-lp_w_uses_left(void)
-{
-	return !lp_w_stop && (lp_w_max_use == 0 || lp_w_served < lp_w_max_use);
-}
-
 int
 listen_pool_more(void)
 {
-	return lp_w_uses_left();
+	return !lp_w_stop && (lp_w_max_use == 0 || lp_w_served < lp_w_max_use);
 }
 
 void
@@ -295,7 +289,7 @@ lp_worker(struct lp *p, pid_t parent, unsigned slot)
 	lp_w_slot = &p->board[slot];
 	lp_w_max_use = c->max_use;
 	lp_w_setup(p, parent);
-	while (lp_w_uses_left()) {
+	while (listen_pool_more()) {
 		if ((conn = lp_w_accept(p, &which)) == -1)
 			continue;
 		lp_w_busy(p);
@@ -304,7 +298,7 @@ lp_worker(struct lp *p, pid_t parent, unsigned slot)
 		l.fd = -1;	/* serve() has no business with the listener */
 		c->serve(conn, &l, c->arg);
 		close(conn);
-		if (lp_w_uses_left())
+		if (listen_pool_more())
 			lp_w_idle();
 	}
 	_exit(0);

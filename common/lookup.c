@@ -238,12 +238,6 @@ lookup_parse(const char *rep, int *keep)
 
 static enum lookup_result lookup_ask_rcpt(const char *, const char *, int, int *);
 
-void
-lookup_cache_clear(void)
-{
-	memset(lookup_cache, 0, sizeof(lookup_cache));
-}
-
 enum lookup_result
 lookup_rcpt(const char *sockpath, const char *address, int timeout_ms)
 {

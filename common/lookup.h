@@ -43,9 +43,6 @@ enum lookup_result {
 /* Ask lookupd about one address (already parsed, without <>). */
 enum lookup_result lookup_rcpt(const char *sockpath, const char *address, int timeout_ms);
 
-/* Forget every kept answer (tests; nothing else needs it). */
-void lookup_cache_clear(void);
-
 /* Close the connection lookup_rcpt keeps open (before fork or exit). */
 void lookup_close(void);
 

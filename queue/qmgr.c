@@ -288,8 +288,7 @@ qmgr_park(struct qmgr_job *j)
 {
 	size_t k;
 
-	if (qmgr_parked >= qmgr_park_max || j->ntemp != 0 || j->nconn == 0 ||
-	    strcmp(j->throttle, QMGR_RES_LOCAL) != 0)
+	if (qmgr_parked >= qmgr_park_max || j->ntemp != 0 || j->nconn == 0)
 		return 0;
 	for (k = 0; k < j->nconn; k++)
 		if (j->conn[k].agent != QMGR_AGENT_LOCAL || !j->conn[k].waiting)
@@ -372,9 +371,9 @@ qmgr_refill(int *incoming_dirty, int *deferred_dirty)
  * Read the FIFO dry. Writers name the message they committed ("QID\n",
  * qfile_wake_id): it goes straight into the new list, with no scan of
  * incoming/ (one listed twice is skipped when its rename finds nothing).
- * Anything else (an empty line, say) asks for a scan, and
- * so does a FIFO read near its capacity, where a writer may have lost
- * its name to EAGAIN. 1 when incoming/ is to be scanned.
+ * Anything else (an empty line, say) asks for a scan, and so does a FIFO
+ * read near its capacity, where a writer may have lost its name to
+ * EAGAIN. 1 when incoming/ is to be scanned.
  */
 static int
 qmgr_drain_fifo(int fd)
@@ -404,10 +403,8 @@ qmgr_drain_fifo(int fd)
 			plen = 0;
 		}
 	}
-	if (plen > 0) {
+	if (plen > 0)
 		scan = 1;	/* a writer's line is atomic: this one is not a name */
-		plen = 0;
-	}
 	if (qmgr_fifo_cap > 0 && total + QID_LEN + 1 >= qmgr_fifo_cap)
 		scan = 1;
 	return scan;

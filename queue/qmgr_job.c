@@ -129,6 +129,13 @@ qmgr_perm(struct qmgr_job *j, size_t i, const char *mbox, const char *text)
 	qmgr_log_result(j, i, mbox, "none", "bounced", text);
 }
 
+/* deliver (not deliver-user, not smtp): its connections are kept (qmgr_agent.c). */
+static int
+qmgr_conn_keepable(const struct qmgr_conn *c)
+{
+	return c->agent == QMGR_AGENT_LOCAL && !c->sysuser;
+}
+
 /*
  * Build the request (common/agent.h) and hand it to the agent: deliver on
  * a kept connection when one is idle (qmgr_agent.c), unless fresh is
@@ -140,7 +147,6 @@ qmgr_request(struct qmgr_job *j, struct qmgr_conn *c, int fresh)
 	struct agent_req req;
 	size_t k;
 	int fd = -1, rv = -1;
-	int keepable = c->agent == QMGR_AGENT_LOCAL && !c->sysuser;
 
 	agent_req_init(&req);
 	req.fd = j->q.fd;
@@ -157,7 +163,7 @@ qmgr_request(struct qmgr_job *j, struct qmgr_conn *c, int fresh)
 	c->reused = 0;
 	c->rlen = 0;
 	/* A kept one that fails the send was closed by deliver: a new one. */
-	if (keepable && !fresh && (fd = qmgr_agent_take()) != -1) {
+	if (qmgr_conn_keepable(c) && !fresh && (fd = qmgr_agent_take()) != -1) {
 		if (agent_req_send(fd, &req) == 0)
 			c->reused = 1;
 		else {
@@ -374,7 +380,7 @@ static int
 qmgr_conn_end(struct qmgr_job *j, struct qmgr_conn *c, int keep)
 {
 	if (c->fd != -1) {
-		if (keep && c->agent == QMGR_AGENT_LOCAL && !c->sysuser)
+		if (keep && qmgr_conn_keepable(c))
 			qmgr_agent_keep(c->fd);
 		else
 			close(c->fd);
