@@ -650,7 +650,14 @@ smtp_server_run(const struct smtp_policy *pol, int rfd, int wfd,
 	strbuf_init(&s->hdr, SMTP_HDR_MAX);
 	if (str_copy(s->client_addr, client_addr, sizeof(s->client_addr)) == -1)
 		str_copy(s->client_addr, "unknown", sizeof(s->client_addr));
-	stream_init(&s->st, rfd, wfd, pol->timeout_ms);
+	/*
+	 * A plain session on one socket waits in recv(2) itself, one system
+	 * call per command (stream_block_reads); the fd is closed after us.
+	 */
+	if (rfd == wfd && !pol->tls_implicit)
+		stream_init_sock(&s->st, rfd, pol->timeout_ms);
+	else
+		stream_init(&s->st, rfd, wfd, pol->timeout_ms);
 	log_info("connect from [%s]", s->client_addr);
 	if (pol->tls_implicit) {
 		if (pol->tls_ctx == NULL || stream_tls_accept(&s->st, pol->tls_ctx) == -1) {

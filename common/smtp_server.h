@@ -107,7 +107,8 @@ struct smtp_policy {
  * Run one session on the connection rfd/wfd (the same fd for a socket;
  * 0/1 under inetd) from client_addr (text, e.g. "192.0.2.1"). Returns
  * when the client quits or the session ends (timeout, error limit, I/O
- * error). Never exits the process.
+ * error). Never exits the process. The caller closes the fds after it; a
+ * socket may be left blocking (stream_init_sock).
  */
 void smtp_server_run(const struct smtp_policy *, int rfd, int wfd,
     const char *client_addr);

@@ -6,7 +6,9 @@
  * Every wait goes through poll() with the stream's timeout; the fds are
  * switched to non-blocking mode so that a half-received TLS record or a
  * full socket buffer can never block past it. SSL_read/SSL_write/the
- * handshake retry on WANT_READ/WANT_WRITE under one deadline.
+ * handshake retry on WANT_READ/WANT_WRITE under one deadline. A plain
+ * socket may instead wait in recv() itself, bounded by SO_RCVTIMEO
+ * (stream_block_reads: smtpd's sessions before any STARTTLS, issue 12).
  *
  * An optional filter (struct stream_filter: imapd's COMPRESS=DEFLATE)
  * sits between the buffers and the connection: stream_fill() takes its
@@ -16,7 +18,9 @@
  */
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -36,8 +40,8 @@
 #include "stream.h"
 #include "util.h"
 
-void
-stream_init(struct stream *s, int rfd, int wfd, int timeout_ms)
+static void
+stream_setup(struct stream *s, int rfd, int wfd, int timeout_ms)
 {
 	/*
 	 * All but rbuf, which is read only below rlen: pages of it that no
@@ -51,6 +55,12 @@ stream_init(struct stream *s, int rfd, int wfd, int timeout_ms)
 	s->rfd = rfd;
 	s->wfd = wfd;
 	s->timeout_ms = timeout_ms;
+}
+
+void
+stream_init(struct stream *s, int rfd, int wfd, int timeout_ms)
+{
+	stream_setup(s, rfd, wfd, timeout_ms);
 	/*
 	 * Non-blocking, so that poll() bounds every wait (see the top);
 	 * stream_close(s, 0) gives back only what changed here (an fd
@@ -59,6 +69,58 @@ stream_init(struct stream *s, int rfd, int wfd, int timeout_ms)
 	s->r_blocking = fd_set_nonblock_changed(rfd, 1) == 1;
 	if (wfd != rfd)
 		s->w_blocking = fd_set_nonblock_changed(wfd, 1) == 1;
+}
+
+/*
+ * O_NONBLOCK alone, in one system call (FIONBIO; F_SETFL would need the
+ * other flags from an F_GETFL first). 0 or -1.
+ */
+static int
+stream_fionbio(int fd, int on)
+{
+	return ioctl(fd, FIONBIO, &on);
+}
+
+/* Back to non-blocking reads under poll() (TLS). SO_RCVTIMEO then waits
+ * for nothing. */
+static void
+stream_unblock_reads(struct stream *s)
+{
+	if (!s->rblock)
+		return;
+	s->rblock = 0;
+	(void)stream_fionbio(s->rfd, 1);
+}
+
+int
+stream_block_reads(struct stream *s)
+{
+	struct timeval tv;
+
+	if (s->rblock)
+		return 0;
+	if (s->rfd < 0 || s->rfd != s->wfd || s->ssl != NULL ||
+	    s->filter != NULL || s->timeout_ms <= 0)
+		return -1;
+	/* (After stream_init the fd is non-blocking: one FIONBIO below.) */
+	tv.tv_sec = s->timeout_ms / 1000;
+	tv.tv_usec = (s->timeout_ms % 1000) * 1000;
+	/* ENOTSOCK (a pipe): stays under poll(). */
+	if (setsockopt(s->rfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1)
+		return -1;
+	if (stream_fionbio(s->rfd, 0) == -1)
+		return -1;	/* still non-blocking: the timeout waits for nothing */
+	s->rblock = 1;
+	return 0;
+}
+
+void
+stream_init_sock(struct stream *s, int fd, int timeout_ms)
+{
+	stream_setup(s, fd, fd, timeout_ms);
+	/* No F_GETFL first: the mode is not given back (stream.h). */
+	if (stream_block_reads(s) == -1)
+		stream_init(s, fd, fd, timeout_ms);
 }
 
 void
@@ -89,6 +151,9 @@ stream_close(struct stream *s, int close_fds)
 			close(s->rfd);
 		if (s->wfd >= 0 && s->wfd != s->rfd)
 			close(s->wfd);
+	} else if (s->rblock) {
+		/* stream_block_reads: the caller closes it now (stream.h). */
+		s->rblock = 0;
 	} else {
 		/* Hand the fds back in the blocking mode they came in. */
 		if (s->rfd >= 0 && s->r_blocking)
@@ -173,13 +238,23 @@ stream_plain_read(struct stream *s, void *buf, size_t n, int64_t deadline)
 	ssize_t r;
 
 	for (;;) {
-		r = read(s->rfd, buf, n);
+		/* stream_block_reads: recv waits, SO_RCVTIMEO bounds it. */
+		r = s->rblock ? recv(s->rfd, buf, n, 0) : read(s->rfd, buf, n);
 		if (r >= 0)
 			return r;
-		if (errno == EINTR)
+		if (errno == EINTR) {
+			if (s->rblock && now_ms() >= deadline) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
 			continue;
+		}
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
+		if (s->rblock) {	/* SO_RCVTIMEO ran out */
+			errno = ETIMEDOUT;
+			return -1;
+		}
 		if (stream_wait(s->rfd, POLLIN, deadline) == -1)
 			return -1;
 	}
@@ -216,7 +291,7 @@ stream_fill(struct stream *s)
 	 * our answer, so a read now would only say EAGAIN. Wait first (two
 	 * system calls per command instead of three; issue 12).
 	 */
-	if (s->replied && s->filter == NULL && s->ssl == NULL &&
+	if (s->replied && s->filter == NULL && s->ssl == NULL && !s->rblock &&
 	    stream_wait(s->rfd, POLLIN, stream_deadline(s)) == -1)
 		return STREAM_ERR;
 	s->replied = 0;
@@ -412,7 +487,8 @@ stream_plain_write(struct stream *s, const void *buf, size_t n, int64_t deadline
 	ssize_t r;
 
 	for (;;) {
-		r = send(s->wfd, buf, n, MSG_NOSIGNAL);
+		/* MSG_DONTWAIT: never blocks, also on a stream_block_reads fd. */
+		r = send(s->wfd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (r == -1 && errno == ENOTSOCK)
 			r = write(s->wfd, buf, n);
 		if (r >= 0)
@@ -532,6 +608,7 @@ stream_handshake(struct stream *s, int server)
 static int
 stream_ssl_new(struct stream *s, SSL_CTX *ctx)
 {
+	stream_unblock_reads(s);	/* OpenSSL's reads go under poll() */
 	/* TLS goes under a filter, never over one (RFC 4978 3) */
 	if (s->ssl != NULL || ctx == NULL || s->filter != NULL)
 		return -1;

@@ -47,11 +47,26 @@ struct stream {
 	int	 failed;		/* sticky write failure */
 	unsigned char r_blocking, w_blocking;	/* stream_init made them non-blocking */
 	unsigned char replied;		/* output went out since the last read */
+	unsigned char rblock;		/* stream_block_reads: recv waits itself */
 };
 
 void stream_init(struct stream *, int rfd, int wfd, int timeout_ms);
 /* Frees TLS state; closes the fds if close_fds. */
 void stream_close(struct stream *, int close_fds);
+/*
+ * A plain socket (rfd == wfd, no TLS or filter yet): reads block in
+ * recv(2) under SO_RCVTIMEO (the stream's timeout) instead of poll(2) then
+ * read(2), one system call per command instead of two; writes stay
+ * non-blocking (MSG_DONTWAIT). TLS (stream_tls_accept) switches back.
+ * Only for an fd its caller closes once the stream is closed:
+ * stream_close(s, 0) then leaves it blocking with the timeout set, and
+ * saves the two system calls of giving the mode back. 0, or -1 when the
+ * stream stays as it was.
+ */
+int stream_block_reads(struct stream *);
+/* stream_init(s, fd, fd, timeout_ms) then stream_block_reads(s), without
+ * stream_init's F_GETFL; a stream_init alone where that fails. */
+void stream_init_sock(struct stream *, int fd, int timeout_ms);
 
 /*
  * Read one line, up to and including its LF, into buf (max bytes at most,

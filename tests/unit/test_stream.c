@@ -3,12 +3,14 @@
  * overlong lines dropped up to their LF, timeouts, buffered reads,
  * discarding pipelined input, write buffering, the blocking mode given
  * back at stream_close (only where stream_init changed it), reads after
- * an answer (wait first), the sd_listen_fds variables and addr:port
+ * an answer (wait first), reads that wait in recv(2) under SO_RCVTIMEO
+ * (stream_block_reads), the sd_listen_fds variables and addr:port
  * parsing of listen_tcp.
  */
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <fcntl.h>
 #include <errno.h>
@@ -226,6 +228,107 @@ test_read_after_reply(void **state)
 	pair_close(&p);
 }
 
+static int
+rcvtimeo_ms(int fd)
+{
+	struct timeval tv;
+	socklen_t len = sizeof(tv);
+
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len), 0);
+	return (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
+}
+
+/*
+ * stream_block_reads: the fd turns blocking with SO_RCVTIMEO set to the
+ * stream's timeout; a late answer is read, a pipelined one at once, a
+ * missing one times out after about the timeout (ETIMEDOUT, not EAGAIN);
+ * writes never block on a full peer; stream_close(s, 0) leaves the fd to
+ * its caller as it is; a pipe (no socket) stays under poll().
+ */
+static void
+test_block_reads(void **state)
+{
+	struct pair p;
+	char buf[64], big[65536];
+	int64_t t0;
+	pid_t pid;
+	int st, pfd[2], fd, sv[2];
+	size_t sent;
+	ssize_t r;
+
+	(void)state;
+	pair_open(&p, "", 300);
+	fd = p.s.rfd;
+	assert_int_equal(stream_block_reads(&p.s), 0);
+	assert_false(is_nonblocking(fd));
+	assert_int_equal(rcvtimeo_ms(fd), 300);
+	assert_int_equal(stream_puts(&p.s, "220 hi\r\n"), 0);
+	if ((pid = fork()) == 0) {
+		char in[16];
+		ssize_t n = read(p.peer, in, sizeof(in));
+		usleep(50000);
+		_exit(n == 8 && write_all(p.peer, "EHLO x\r\n", 8) == 0 ? 0 : 1);
+	}
+	assert_int_equal(stream_getline(&p.s, buf, 31), 8);
+	assert_string_equal(buf, "EHLO x\r\n");
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(write_all(p.peer, "MAIL\r\nRCPT\r\n", 12), 0);
+	assert_int_equal(stream_getline(&p.s, buf, 31), 6);
+	assert_int_equal(stream_getline(&p.s, buf, 31), 6);
+	assert_string_equal(buf, "RCPT\r\n");
+	/* Never answered: ETIMEDOUT after the timeout, not at once. */
+	t0 = now_ms();
+	assert_int_equal(stream_getline(&p.s, buf, 31), STREAM_ERR);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_true(now_ms() - t0 >= 250);
+	assert_true(now_ms() - t0 < 2000);
+	/* A peer that reads nothing: writes fail by the timeout, never hang. */
+	memset(big, 'x', sizeof(big));
+	t0 = now_ms();
+	for (sent = 0, r = 0; sent < 64 * sizeof(big) && r == 0; sent += sizeof(big))
+		r = stream_write(&p.s, big, sizeof(big)) == -1 ? -1 :
+		    stream_flush(&p.s) == -1 ? -1 : 0;
+	assert_int_equal(r, -1);
+	assert_true(now_ms() - t0 < 5000);
+	/* Its caller closes it: left as it is (stream.h). */
+	stream_close(&p.s, 0);
+	assert_false(is_nonblocking(fd));
+	close(fd);
+	close(p.peer);
+	/* TLS (here: the switch stream_ssl_new makes) goes back under poll(). */
+	pair_open(&p, "", 300);
+	assert_int_equal(stream_block_reads(&p.s), 0);
+	assert_false(is_nonblocking(p.s.rfd));
+	assert_int_equal(stream_tls_accept(&p.s, NULL), -1);	/* no ctx */
+	assert_true(is_nonblocking(p.s.rfd));
+	pair_close(&p);
+	/* stream_init_sock: the same without stream_init's F_GETFL. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(fd_set_nonblock(sv[0], 1), 0);
+	stream_init_sock(&p.s, sv[0], 300);
+	assert_true(p.s.rblock);
+	assert_false(is_nonblocking(sv[0]));
+	assert_int_equal(rcvtimeo_ms(sv[0]), 300);
+	assert_int_equal(write_all(sv[1], "QUIT\r\n", 6), 0);
+	assert_int_equal(stream_getline(&p.s, buf, 31), 6);
+	stream_close(&p.s, 1);
+	close(sv[1]);
+	/* Not a socket: stays under poll(), stream_init_sock too. */
+	assert_int_equal(pipe(pfd), 0);
+	stream_init_sock(&p.s, pfd[0], 300);
+	assert_false(p.s.rblock);
+	assert_true(is_nonblocking(pfd[0]));
+	stream_close(&p.s, 1);
+	close(pfd[1]);
+	assert_int_equal(pipe(pfd), 0);
+	stream_init(&p.s, pfd[0], pfd[0], 300);
+	assert_int_equal(stream_block_reads(&p.s), -1);
+	assert_true(is_nonblocking(pfd[0]));
+	stream_close(&p.s, 1);
+	close(pfd[1]);
+}
+
 static void
 test_listen_tcp_parse(void **state)
 {
@@ -282,6 +385,7 @@ main(void)
 		cmocka_unit_test(test_write_flush),
 		cmocka_unit_test(test_blocking_mode),
 		cmocka_unit_test(test_read_after_reply),
+		cmocka_unit_test(test_block_reads),
 		cmocka_unit_test(test_listen_tcp_parse),
 		cmocka_unit_test(test_listen_inherited),
 	};
