@@ -134,6 +134,10 @@ agent_recv(int conn, struct strbuf *sb, int *fd, int first)
 	n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n == -1 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 		return 2;	/* nothing read (still the first, if it was) */
+	if (n == 0 && first && sb->len == 0) {
+		errno = ENODATA;	/* closed before a byte: no request at all */
+		return -1;
+	}
 	if (n <= 0 || agent_take_fd(&msg, fd, first) == -1 ||
 	    strbuf_append(sb, buf, (size_t)n) == -1)
 		return -1;

@@ -47,7 +47,9 @@ void agent_req_init(struct agent_req *);
  * at most AGENT_REQ_MAX bytes, exactly one passed fd and no other control
  * data, then parse it and check that off/size lie inside the passed
  * regular file. r is initialised here. 0, or -1 with r left empty (any
- * fd received already closed). agent_req_free() is safe either way.
+ * fd received already closed); errno ENODATA when the peer closed the
+ * connection before sending a byte (the end of a kept connection, not a
+ * malformed request). agent_req_free() is safe either way.
  */
 int agent_req_read(int conn, struct agent_req *r, int timeout_ms);
 

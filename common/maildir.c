@@ -275,6 +275,68 @@ maildir_open_tmp(const char *path, char *tmp, size_t tmplen, char *base,
 	return -maildir_fail(errno, "open", tmp, err, errlen);
 }
 
+/*
+ * fsync(new/) through gcommit on a descriptor kept per directory (the
+ * last MAILDIR_DIRS a worker delivered to), so that a delivery costs a
+ * stat(2) of new/ instead of open, fstat and close (issue 12). The stat
+ * tells whether the path is still that directory (dev, ino): a Maildir
+ * removed or replaced gets a fresh descriptor, as the open by path did.
+ */
+#define MAILDIR_DIRS	8
+#define MAILDIR_DIRPATH	512		/* longer paths are not kept */
+
+static struct maildir_dir {
+	int	 fd;			/* valid when used */
+	int	 used;
+	dev_t	 dev;
+	ino_t	 ino;
+	uint64_t last;			/* LRU clock */
+	char	 path[MAILDIR_DIRPATH];
+} maildir_dirs[MAILDIR_DIRS];
+
+static int
+maildir_fsync_new(const char *newdir)
+{
+	static uint64_t clock;
+	struct maildir_dir *d, *lru = &maildir_dirs[0];
+	struct stat st;
+	size_t i;
+	int fd;
+
+	if (strlen(newdir) >= MAILDIR_DIRPATH)
+		return gcommit_fsync_dir(newdir);
+	if (stat(newdir, &st) == -1)
+		return -1;
+	for (i = 0; i < MAILDIR_DIRS; i++) {
+		d = &maildir_dirs[i];
+		if (d->used && d->dev == st.st_dev && d->ino == st.st_ino &&
+		    strcmp(d->path, newdir) == 0) {
+			d->last = ++clock;
+			return gcommit_fsync_known(d->fd, d->dev, d->ino);
+		}
+		if (!d->used || (lru->used && d->last < lru->last))
+			lru = d;
+	}
+	if ((fd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (lru->used)
+		close(lru->fd);
+	lru->used = 1;
+	lru->fd = fd;
+	lru->dev = st.st_dev;
+	lru->ino = st.st_ino;
+	lru->last = ++clock;
+	str_copy(lru->path, newdir, sizeof(lru->path));
+	return gcommit_fsync_known(fd, st.st_dev, st.st_ino);
+}
+
 /* Move tmp/ into new/: link (never overwrites), else rename. */
 static int
 maildir_publish(const char *tmp, const char *dst, const char *path, char *err,
@@ -299,7 +361,7 @@ maildir_publish(const char *tmp, const char *dst, const char *path, char *err,
 	} else
 		return maildir_fail(errno, "link", dst, err, errlen);
 	if (str_fmt(newdir, sizeof(newdir), "%s/new", path) == -1 ||
-	    gcommit_fsync_dir(newdir) == -1) {	/* shared by deliver's workers */
+	    maildir_fsync_new(newdir) == -1) {	/* shared by deliver's workers */
 		/* Delivered but maybe not durable: a retry may duplicate. */
 		int e = errno;
 

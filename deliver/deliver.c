@@ -126,6 +126,10 @@ dl_request(int conn)
 
 	/* Blocking: the pool accepts without SOCK_NONBLOCK (pool.nonblock 0). */
 	if (agent_req_read(conn, &r, AGENT_TIMEOUT_MS) == -1) {
+		if (errno == ENODATA) {		/* qmgr closed a kept connection */
+			agent_req_free(&r);
+			return -1;
+		}
 		log_warn("malformed delivery request refused");
 		write_all(conn, "error malformed request\n", 24);
 		agent_req_free(&r);
@@ -149,24 +153,25 @@ dl_request(int conn)
 
 /*
  * Between two requests on a kept connection: 0 once the next one starts
- * to arrive; -1 when qmgr closed it, after DL_KEEP_MS of silence (qmgr
- * closes its idle connections well before), or when this worker may not
- * serve more (max_use reached, told to stop: checked each second).
+ * to arrive or qmgr closed it (dl_request reads which); -1 after
+ * DL_KEEP_MS of silence (qmgr closes its idle connections well before),
+ * or when this worker may not serve more (max_use reached, told to stop:
+ * checked each second).
  */
 static int
 dl_next(int conn)
 {
 	struct pollfd p = { conn, POLLIN, 0 };
 	int64_t deadline = now_ms() + DL_KEEP_MS;
-	char c;
 	int r;
 
 	while (listen_pool_more() && now_ms() < deadline) {
 		r = poll(&p, 1, 1000);
 		if (r == -1 && errno != EINTR)
 			return -1;
+		/* A request, or qmgr's close: dl_request tells (ENODATA). */
 		if (r == 1)
-			return recv(conn, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1 ? 0 : -1;
+			return 0;
 	}
 	return -1;
 }

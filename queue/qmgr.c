@@ -402,6 +402,8 @@ qmgr_drain_fifo(int fd)
 				scan = 1;
 			plen = 0;
 		}
+		if ((size_t)n < sizeof(buf))
+			break;	/* a short read emptied the pipe: no read for EAGAIN */
 	}
 	if (plen > 0)
 		scan = 1;	/* a writer's line is atomic: this one is not a name */

@@ -499,6 +499,15 @@ test_sock_timeout(void **state)
 	t0 = now_ms();
 	assert_int_equal(agent_req_read(sv[0], &r, 3000), -1);
 	assert_true(now_ms() - t0 < 2000);
+	assert_int_not_equal(errno, ENODATA);	/* half a request: malformed */
+	agent_req_free(&r);
+	close(sv[0]);
+
+	/* Closed before a byte (qmgr ends a kept connection): ENODATA. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	close(sv[1]);
+	assert_int_equal(agent_req_read(sv[0], &r, 3000), -1);
+	assert_int_equal(errno, ENODATA);
 	agent_req_free(&r);
 	close(sv[0]);
 	close(f);

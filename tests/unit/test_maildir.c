@@ -5,8 +5,9 @@
  * bytes of content, whether the caller had none, some, all or more than
  * all of the content in memory already (head), for contents smaller and
  * larger than one copy buffer; its name carries S= (size) and W= (size
- * with CRLF line ends); tmp/ is left empty; and a queue file shorter
- * than said fails with nothing left.
+ * with CRLF line ends); tmp/ is left empty; a queue file shorter
+ * than said fails with nothing left; new/ is fsynced through one kept
+ * descriptor per directory, a fresh one when new/ was replaced.
  *
  * maildir_clean_tmp(), the readers'
  * cleanup of what killed writers left in a Maildir's tmp/: files older
@@ -298,6 +299,58 @@ test_short_queue_file(void **state)
 	assert_int_equal(count("new"), 0);
 }
 
+/* Open descriptors of this process on the directory path (readlink). */
+static int
+fds_on(const char *path)
+{
+	char link[64], target[1024];
+	struct dirent *de;
+	DIR *d;
+	ssize_t n;
+	int c = 0;
+
+	assert_non_null(d = opendir("/proc/self/fd"));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		assert_int_not_equal(str_fmt(link, sizeof(link), "/proc/self/fd/%s",
+		    de->d_name), -1);
+		if ((n = readlink(link, target, sizeof(target) - 1)) <= 0)
+			continue;
+		target[n] = '\0';
+		c += strcmp(target, path) == 0;
+	}
+	closedir(d);
+	return c;
+}
+
+/*
+ * new/ is fsynced through a descriptor kept between deliveries (one per
+ * directory, not one per delivery); a new/ replaced by another directory
+ * of the same name gets a descriptor of its own, and the message lands
+ * in it.
+ */
+static void
+test_new_dir_kept(void **state)
+{
+	static const char msg[] = "Subject: hi\n\nbody\n";
+	char newdir[256], real[1024], old[256];
+
+	(void)state;
+	path_of(newdir, sizeof(newdir), "new");
+	assert_non_null(realpath(newdir, real));
+	deliver_and_check(msg, sizeof(msg) - 1, 0, sizeof(msg) - 1);
+	assert_int_equal(fds_on(real), 1);
+	deliver_and_check(msg, sizeof(msg) - 1, 0, sizeof(msg) - 1);
+	assert_int_equal(fds_on(real), 1);
+	path_of(old, sizeof(old), "new.old");
+	assert_int_equal(rename(newdir, old), 0);
+	assert_int_equal(mkdir(newdir, 0700), 0);
+	deliver_and_check(msg, sizeof(msg) - 1, 0, sizeof(msg) - 1);
+	assert_int_equal(fds_on(real), 1);
+	assert_int_equal(count("new.old"), 0);
+}
+
 int
 main(void)
 {
@@ -309,6 +362,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_small_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_queue_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_dir_kept, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
