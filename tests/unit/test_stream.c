@@ -188,6 +188,27 @@ test_blocking_mode(void **state)
 	close(sv[1]);
 }
 
+/* A banner, then a peer (a child) that answers "EHLO x" 50 ms later. */
+static void
+late_answer(struct pair *p)
+{
+	char buf[64];
+	pid_t pid;
+	int st;
+
+	assert_int_equal(stream_puts(&p->s, "220 hi\r\n"), 0);
+	if ((pid = fork()) == 0) {
+		char in[16];
+		ssize_t n = read(p->peer, in, sizeof(in));
+		usleep(50000);	/* answer well after the banner */
+		_exit(n == 8 && write_all(p->peer, "EHLO x\r\n", 8) == 0 ? 0 : 1);
+	}
+	assert_int_equal(stream_getline(&p->s, buf, 31), 8);
+	assert_string_equal(buf, "EHLO x\r\n");
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 /*
  * After an answer the next read waits first: a peer that answers later
  * is read, one that had sent ahead (pipelining) is read at once, and
@@ -198,22 +219,10 @@ test_read_after_reply(void **state)
 {
 	struct pair p;
 	char buf[64];
-	pid_t pid;
-	int st;
 
 	(void)state;
 	pair_open(&p, "", 300);
-	assert_int_equal(stream_puts(&p.s, "220 hi\r\n"), 0);
-	if ((pid = fork()) == 0) {
-		char in[16];
-		ssize_t n = read(p.peer, in, sizeof(in));
-		usleep(50000);	/* answer well after the banner */
-		_exit(n == 8 && write_all(p.peer, "EHLO x\r\n", 8) == 0 ? 0 : 1);
-	}
-	assert_int_equal(stream_getline(&p.s, buf, 31), 8);
-	assert_string_equal(buf, "EHLO x\r\n");
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	late_answer(&p);
 	/* Sent ahead of our answer. */
 	assert_int_equal(write_all(p.peer, "MAIL\r\nRCPT\r\n", 12), 0);
 	assert_int_equal(stream_puts(&p.s, "250 ok\r\n"), 0);
@@ -251,8 +260,7 @@ test_block_reads(void **state)
 	struct pair p;
 	char buf[64], big[65536];
 	int64_t t0;
-	pid_t pid;
-	int st, pfd[2], fd, sv[2];
+	int pfd[2], fd, sv[2];
 	size_t sent;
 	ssize_t r;
 
@@ -262,17 +270,7 @@ test_block_reads(void **state)
 	assert_int_equal(stream_block_reads(&p.s), 0);
 	assert_false(is_nonblocking(fd));
 	assert_int_equal(rcvtimeo_ms(fd), 300);
-	assert_int_equal(stream_puts(&p.s, "220 hi\r\n"), 0);
-	if ((pid = fork()) == 0) {
-		char in[16];
-		ssize_t n = read(p.peer, in, sizeof(in));
-		usleep(50000);
-		_exit(n == 8 && write_all(p.peer, "EHLO x\r\n", 8) == 0 ? 0 : 1);
-	}
-	assert_int_equal(stream_getline(&p.s, buf, 31), 8);
-	assert_string_equal(buf, "EHLO x\r\n");
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	late_answer(&p);
 	assert_int_equal(write_all(p.peer, "MAIL\r\nRCPT\r\n", 12), 0);
 	assert_int_equal(stream_getline(&p.s, buf, 31), 6);
 	assert_int_equal(stream_getline(&p.s, buf, 31), 6);
