@@ -436,7 +436,7 @@ qfile_open(struct qfile *q, const char *path, int writable)
 	if (strcmp(base, q->qid) != 0) {
 		/* A file named for another message: refuse, do not guess. */
 		qfile_close(q);
-		errno = EINVAL;
+		errno = ESTALE;
 		return -1;
 	}
 	return 0;

@@ -4,14 +4,16 @@
  *
  * Layout of $state_dir/queue (every process chdir()s there; paths below
  * are relative to it, so they also hold inside smtpd's chroot):
- *   tmp/        files being written; never read by qmgr
+ *   tmp/        files being written; never read by qmgr. Also f.ID:
+ *               spent files kept for reuse (qfile_free.c), never a message
  *   incoming/   committed messages qmgr has not yet taken
  *   active/     messages qmgr is working on
  *   deferred/   waiting for a retry
  *   hold/       held by the admin
  *   defer/      per-message text of the last temporary error
  *   maildrop/   postern-sendmail's drop directory (issue 3)
- *   private/    lookup and deliver sockets, the qmgr wake-up FIFO "qmgr"
+ *   private/    lookup and deliver sockets, the qmgr wake-up FIFO "qmgr",
+ *               the FIFO "free" announcing the kept files
  *
  * One file per message, named by its queue id. A text header of records,
  * then the line "data" and the content with LF line ends. Status bytes
@@ -60,6 +62,7 @@ struct qfile_writer {
 	int	have_sender;
 	size_t	nrcpt;
 	int	defer_wake;		/* set by the caller: commit does not wake qmgr */
+	off_t	oldsize;		/* a reused file's old length; -1: a new file */
 };
 
 /* Make a unique queue id ([0-9A-Z], QID_LEN chars). */
@@ -100,6 +103,15 @@ void qfile_wake_id(const char *qid);
 /* The same, into hold/ (a content check's HOLD): as durable, qmgr not woken. */
 int qfile_commit_hold(struct qfile_writer *);
 void qfile_abort(struct qfile_writer *);
+/*
+ * qmgr: the message in path ("active/ID", size bytes) is done. Its file
+ * is kept as tmp/f.ID for a later qfile_create() to write over (a small
+ * file, while the pool has room), else unlinked (qfile_free.c). 0, or -1
+ * with errno of unlink(2).
+ */
+int qfile_recycle(const char *path, const char *qid, off_t size);
+/* qmgr at start: remove what an earlier qmgr kept (tmp/f.*), empty the FIFO. */
+void qfile_free_restore(void);
 
 /* Reader */
 struct qfile_rcpt {
@@ -133,7 +145,8 @@ struct qfile {
 /*
  * Open and parse a queue file (path relative to cwd, e.g. "active/ID").
  * writable=1 opens O_RDWR for status updates. 0, or -1 with errno
- * (EINVAL for a malformed file).
+ * (EINVAL for a malformed file, ESTALE for one whose queue id is not its
+ * name: after a crash, an old name of a file reused for another message).
  */
 int qfile_open(struct qfile *, const char *path, int writable);
 /* Parse from an already open fd (deliver gets the fd from qmgr). The fd is

@@ -7,6 +7,7 @@
 #define POSTERN_QFILE_INT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define QFILE_MAGIC	"postern-queue 1"
 #define QFILE_BUFSZ	65536
@@ -15,6 +16,7 @@
 #define QFILE_RCPT_MAX	100000		/* recipients (and expansions) per file */
 #define QFILE_HDR_MAX	(16 * 1024 * 1024)
 #define QFILE_WAKE	"private/qmgr"
+#define QFILE_FREE_FIFO	"private/free"	/* spent files to reuse (qfile_free.c) */
 #define SIZE_DIGITS	20
 #define ATT_DIGITS	10
 #define NEXT_DIGITS	20
@@ -23,5 +25,11 @@
 
 /* A value that may be written: no CR, LF or NUL, at most max bytes (qfile_write.c). */
 int qfile_value_ok(const char *v, size_t max);
+/*
+ * A spent file (tmp/f.ID, announced on private/free) renamed to tmppath
+ * and open for writing, or -1 (none kept, or no FIFO: the caller creates
+ * a file). *oldsize: its length, to cut at commit (qfile_free.c).
+ */
+int qfile_claim(const char *tmppath, off_t *oldsize);
 
 #endif

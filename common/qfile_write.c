@@ -159,10 +159,14 @@ qfile_create(struct qfile_writer *w)
 
 	memset(w, 0, sizeof(*w));
 	w->fd = -1;
+	w->oldsize = -1;
 	for (tries = 0; tries < 20; tries++) {
 		qfile_new_id(w->qid);
 		if (str_fmt(w->tmppath, sizeof(w->tmppath), "tmp/%s", w->qid) == -1)
 			return -1;
+		/* A spent file to write over, before a new one (qfile_free.c). */
+		if (tries == 0 && (w->fd = qfile_claim(w->tmppath, &w->oldsize)) != -1)
+			break;
 		w->fd = open(w->tmppath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (w->fd != -1 || errno != EEXIST)
 			break;
@@ -357,6 +361,9 @@ qfile_commit_dir(struct qfile_writer *w, const char *dir)
 			goto fail;
 	} else if (qfile_flush(w) == -1 ||
 	    pwrite(w->fd, digits, SIZE_DIGITS, w->size_off) != SIZE_DIGITS)
+		goto fail;
+	/* A reused file: cut what is left of the old message, before the sync. */
+	if (w->oldsize > w->flushed && ftruncate(w->fd, w->flushed) == -1)
 		goto fail;
 	if (fsync(w->fd) == -1)
 		goto fail;

@@ -91,7 +91,8 @@ setup_dir(const char *path, mode_t mode, uid_t uid, gid_t gid, int root)
 	return 0;
 }
 
-/* The qmgr wake-up FIFO, private/qmgr. 0 or -1. */
+/* A FIFO of the queue: private/qmgr (qmgr's wake-up) or private/free
+ * (spent queue files to reuse, qfile_free.c). 0 or -1. */
 static int
 setup_fifo(const char *path, const struct setup_ids *ids)
 {
@@ -172,6 +173,8 @@ setup_state(const struct conf *c, const struct setup_ids *ids)
 			return -1;
 	}
 	if (str_fmt(path, sizeof(path), "%s/private/qmgr", c->queue_dir) == -1 ||
+	    setup_fifo(path, ids) == -1 ||
+	    str_fmt(path, sizeof(path), "%s/private/free", c->queue_dir) == -1 ||
 	    setup_fifo(path, ids) == -1)
 		return -1;
 	if (setup_dir(c->mail_root, 0700, ids->vmail_uid, ids->vmail_gid,

@@ -638,6 +638,7 @@ main(int argc, char **argv)
 	qmgr_jobs = xcalloc(qmgr_nslots, sizeof(*qmgr_jobs));
 	(void)i;
 	qmgr_aliases = aliases_new(qmgr_conf.alias_file);
+	qfile_free_restore();
 	qmgr_recover();
 	log_info("ready (concurrency %zu)", qmgr_njobs);
 	qmgr_run(fifo, ctl);

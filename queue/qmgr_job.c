@@ -262,6 +262,28 @@ qmgr_job_resume(struct qmgr_job *j)
 		qmgr_job_finish(j);
 }
 
+/*
+ * path holds another message's queue id. After a crash that can be an
+ * old name of a file that was kept and written over for another message
+ * (qfile_free.c), which has its own name too: then this name goes. With
+ * one link it is no such name: -1, and the caller holds the file.
+ */
+static int
+qmgr_stale_name(const char *path, const char *qid)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == -1 || !S_ISREG(st.st_mode) || st.st_nlink < 2)
+		return -1;
+	if (unlink(path) == -1) {
+		log_err("%s: unlink %s: %s", qid, path, strerror(errno));
+		return -1;
+	}
+	log_warn("%s: %s was an old name of a queue file reused for another "
+	    "message: removed", qid, path);
+	return 0;
+}
+
 int
 qmgr_job_start(struct qmgr_job *j, const char *qid, int retake)
 {
@@ -272,7 +294,9 @@ qmgr_job_start(struct qmgr_job *j, const char *qid, int retake)
 	str_copy(j->qid, qid, sizeof(j->qid));
 	str_fmt(path, sizeof(path), "active/%s", qid);
 	if (qfile_open(&j->q, path, 1) == -1) {
-		if (errno == EINVAL) {
+		if (errno == ESTALE && qmgr_stale_name(path, qid) == 0)
+			return -1;
+		if (errno == EINVAL || errno == ESTALE) {
 			str_fmt(hold, sizeof(hold), "hold/%s", qid);
 			log_err("%s: malformed queue file, moved to hold/", qid);
 			if (rename(path, hold) == -1)
@@ -601,6 +625,7 @@ static void
 qmgr_remove(struct qmgr_job *j)
 {
 	char path[64];
+	off_t size;
 
 	/*
 	 * defer/ID exists only after a counted attempt, whose count is on
@@ -612,7 +637,15 @@ qmgr_remove(struct qmgr_job *j)
 		unlink(path);
 	}
 	str_fmt(path, sizeof(path), "active/%s", j->qid);
-	if (unlink(path) == -1)
+	size = j->q.data_off + (off_t)j->q.size;
+	if (j->q.trailer_end > size)
+		size = j->q.trailer_end;
+	if (j->q.fd != -1) {	/* closed before a writer may have the file */
+		close(j->q.fd);
+		j->q.fd = -1;
+	}
+	/* Kept for a later message to write over, or unlinked (qfile_free.c). */
+	if (qfile_recycle(path, j->qid, size) == -1)
 		log_err("%s: unlink %s: %s", j->qid, path, strerror(errno));
 	else
 		log_info("%s: removed", j->qid);

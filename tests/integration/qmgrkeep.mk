@@ -7,3 +7,7 @@ EXTRA_DIST += tests/integration/test_qmgr_keep.py
 ## (issue 12) the recipient answer cache of smtpd and qmgr (common/lookup.c).
 TESTS += tests/integration/test_lookup_cache.py
 EXTRA_DIST += tests/integration/test_lookup_cache.py
+
+## (issue 12) spent queue files kept and written over (common/qfile_free.c).
+TESTS += tests/integration/test_qfile_reuse.py
+EXTRA_DIST += tests/integration/test_qfile_reuse.py

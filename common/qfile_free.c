@@ -1,0 +1,181 @@
+/*
+ * qfile_free: spent queue files kept for the next message (issue 12).
+ *
+ * When every recipient of a message is done, qmgr does not unlink its
+ * file: it renames it to tmp/f.ID (ID is the spent message's queue id,
+ * never used again) and writes one fixed-size record, "ID SIZE\n", to the
+ * FIFO private/free. A writer (smtpd, submitd, pickup, qmgr's bounces)
+ * that starts a message reads one record and claims the file by renaming
+ * tmp/f.ID to tmp/NEWID in the same directory; it then writes over the
+ * old content in place and cuts what is left of it (SIZE tells) before
+ * its fsync. A record is read by one reader only (each read of exactly
+ * one record's length from a pipe takes one whole record), and qmgr
+ * announces each file once, so a file is never claimed twice; a rename
+ * that fails (qmgr removed the file when it started again) only means a
+ * new file, as before.
+ *
+ * Why: every create and unlink makes the file system allocate and free
+ * an inode and its blocks. ext4 without a journal also skips every inode
+ * freed in the last 5 to 10 seconds when it allocates one
+ * (recently_deleted() in its ialloc.c, a buffer lookup for each), so at
+ * a thousand messages a second each create in the queue or a Maildir on
+ * that file system walked past thousands of them, and a mount with
+ * `discard` sends every freed block to the device. perf put more than a
+ * third of smtpd's and deliver's CPU there. Writing over a kept file
+ * allocates and frees nothing.
+ *
+ * Durability is untouched: a file in tmp/ is no message; the new one
+ * still reaches incoming/ only by fsync, rename and the fsync of
+ * incoming/ (qfile_write.c). After a crash a directory may still hold an
+ * old name of a file that has since been written over for another
+ * message (an unlink or rename not yet on disk): its queue id record then
+ * differs from its name, which qfile_open() refuses (ESTALE) and qmgr
+ * removes (qmgr_job.c), so no message is delivered under another's name.
+ *
+ * Bounds: only files of at most QFREE_MAX_SIZE bytes are kept, and at
+ * most as many as the FIFO holds records (QFREE_PIPE bytes); when it is
+ * full the file is unlinked. qmgr removes every tmp/f.* when it starts
+ * and empties the FIFO, so nothing announced before survives it.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "qfile.h"
+#include "qfile_int.h"
+#include "util.h"
+
+#define QFREE_SIZE_DIGITS 10
+#define QFREE_REC	(QID_LEN + 1 + QFREE_SIZE_DIGITS + 1)	/* "ID SIZE\n" */
+#define QFREE_PIPE	65536		/* FIFO capacity: 2048 records */
+#define QFREE_MAX_SIZE	(32 * 1024)	/* larger files are unlinked */
+#define QFREE_RETRY_S	10		/* no FIFO: look again this late */
+
+static int
+qfree_id_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] == '\0' || strchr(QFILE_QID_CHARS, s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+int
+qfile_claim(const char *tmppath, off_t *oldsize)
+{
+	static int fd = -1;
+	static time_t next_try;
+	char rec[QFREE_REC + 1], src[64];
+	unsigned long long size;
+	int qf, tries;
+
+	if (fd == -1) {
+		time_t now = time(NULL);
+
+		if (now < next_try)
+			return -1;
+		if ((fd = open(QFILE_FREE_FIFO, O_RDONLY | O_NONBLOCK |
+		    O_CLOEXEC)) == -1) {
+			next_try = now + QFREE_RETRY_S;	/* inetd setups, tests */
+			return -1;
+		}
+	}
+	for (tries = 0; tries < 4; tries++) {
+		/* 0: no writer (qmgr not running); EAGAIN: none kept. */
+		if (read(fd, rec, QFREE_REC) != QFREE_REC)
+			return -1;
+		rec[QFREE_REC] = '\0';
+		if (rec[QID_LEN] != ' ' || rec[QFREE_REC - 1] != '\n' ||
+		    !qfree_id_ok(rec, QID_LEN))
+			continue;	/* cannot happen with whole records */
+		rec[QID_LEN] = '\0';
+		rec[QFREE_REC - 1] = '\0';
+		if (parse_ullong(rec + QID_LEN + 1, 0, QFREE_MAX_SIZE, &size) == -1 ||
+		    str_fmt(src, sizeof(src), "tmp/f.%s", rec) == -1)
+			continue;
+		if (rename(src, tmppath) == -1)
+			continue;	/* removed when qmgr started again */
+		if ((qf = open(tmppath, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+			unlink(tmppath);
+			continue;
+		}
+		*oldsize = (off_t)size;
+		return qf;
+	}
+	return -1;
+}
+
+/* The FIFO, open for writing in qmgr; -1 when it is missing. */
+static int
+qfree_fifo(void)
+{
+	static int fd = -1;
+	static time_t next_try;
+	time_t now;
+
+	if (fd != -1)
+		return fd;
+	if ((now = time(NULL)) < next_try)
+		return -1;
+	/* O_RDWR: never ENXIO while no writer holds it open for reading. */
+	if ((fd = open(QFILE_FREE_FIFO, O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		next_try = now + QFREE_RETRY_S;
+		return -1;
+	}
+	(void)fcntl(fd, F_SETPIPE_SZ, QFREE_PIPE);	/* bounds the pool */
+	return fd;
+}
+
+int
+qfile_recycle(const char *path, const char *qid, off_t size)
+{
+	char dst[64], rec[QFREE_REC + 1];
+	int fd;
+
+	if (size < 0 || size > QFREE_MAX_SIZE || strlen(qid) != QID_LEN ||
+	    (fd = qfree_fifo()) == -1 ||
+	    str_fmt(dst, sizeof(dst), "tmp/f.%s", qid) == -1 ||
+	    str_fmt(rec, sizeof(rec), "%s %0*lld\n", qid, QFREE_SIZE_DIGITS,
+	    (long long)size) != QFREE_REC ||
+	    rename(path, dst) == -1)
+		return unlink(path);
+	/* Written whole or not at all (below PIPE_BUF); EAGAIN: pool full. */
+	if (write(fd, rec, QFREE_REC) != QFREE_REC)
+		unlink(dst);
+	return 0;
+}
+
+void
+qfile_free_restore(void)
+{
+	char buf[4096], path[64];
+	struct dirent *de;
+	DIR *d;
+	int fd = qfree_fifo();
+
+	/* Records from before (readers kept the FIFO open): their files go. */
+	if (fd != -1)
+		while (read(fd, buf, sizeof(buf)) > 0)
+			;
+	if ((d = opendir("tmp")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "f.", 2) != 0 ||
+		    str_fmt(path, sizeof(path), "tmp/%s", de->d_name) == -1)
+			continue;
+		if (unlink(path) == -1 && errno != ENOENT)
+			log_warn("unlink %s: %s", path, strerror(errno));
+	}
+	closedir(d);
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""
+test_qfile_reuse: spent queue files kept for the next message (issue 12;
+common/qfile_free.c), through the real master.
+
+- After a delivery the message's file is kept as tmp/f.<queue id> and
+  announced on the FIFO private/free; the next message is written into
+  that same file (same inode), and the file it came from is kept in turn.
+- A kept file of a longer message is cut to the new one: the short
+  message that reuses it is delivered byte for byte, with nothing of the
+  old one after it.
+- A file over 32 KiB is not kept (unlinked as before; the large message
+  took the one kept file, so none is left).
+- qmgr, started again, removes what an earlier qmgr kept and empties the
+  FIFO; mail goes on.
+- After a crash a directory can still hold an old name of a file that
+  was written over for another message: qmgr removes such a name (a
+  second link whose queue id is another message's) and delivers the
+  message once, under its own name.
+"""
+
+import os
+import re
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import postern_test as pt  # noqa: E402
+from postern_test import tap  # noqa: E402
+
+ALICE = "alice@example.test"
+QID_RE = re.compile(r"queued as ([0-9A-Z]+)")
+
+S = pt.start_suite_or_bail()
+TMP = os.path.join(S.queue_dir, "tmp")
+
+
+def send(subject, body="Hello.\n"):
+    code, msg = S.send(subject, body=body)
+    m = QID_RE.search(msg.decode("ascii", "replace"))
+    return code, m.group(1) if m else None
+
+
+def kept():
+    """{queue id: inode} of tmp/f.* files."""
+    out = {}
+    for n in os.listdir(TMP):
+        if n.startswith("f."):
+            try:
+                out[n[2:]] = os.stat(os.path.join(TMP, n)).st_ino
+            except FileNotFoundError:
+                pass
+    return out
+
+
+def deliver_one(subject, body="Hello.\n"):
+    code, qid = send(subject, body)
+    tap.eq(code, 250, "%s accepted" % subject)
+    got = S.wait_for_subject(ALICE, subject)
+    tap.eq(len(got), 1, "%s delivered once" % subject)
+    tap.ok(S.wait_queue_empty(10), "queue empty after %s" % subject)
+    pt.poll(lambda: qid in kept(), 5)
+    return qid, got
+
+
+def procs(name):
+    return [p[0] for p in pt.descendants(S.proc.pid) if p[3] == name or p[4] == name]
+
+
+def body_of(path):
+    with open(path, "rb") as f:
+        return pt.split_message(f.read())[1]
+
+
+def t_reuse():
+    tap.ok(os.path.exists(os.path.join(S.queue_dir, "private", "free")),
+           "the master made private/free")
+    qid1, _ = deliver_one("reuse-1")
+    k = kept()
+    tap.ok(qid1 in k, "the spent file is kept as tmp/f.%s" % qid1)
+    ino = k.get(qid1)
+    qid2, _ = deliver_one("reuse-2")
+    k = kept()
+    tap.ok(qid1 not in k, "tmp/f.%s was taken for the next message" % qid1)
+    tap.eq(k.get(qid2), ino, "the second message was written into the same "
+           "file (inode %s), now kept as tmp/f.%s" % (ino, qid2))
+    return ino
+
+
+def t_cut(ino):
+    long_body = ("x" * 70 + "\n") * 280          # about 20 KB
+    qid, _ = deliver_one("reuse-long", long_body)
+    tap.eq(kept().get(qid), ino, "the 20 KB message went through the same file")
+    size_long = os.stat(os.path.join(TMP, "f." + qid)).st_size
+    short = "short body\n"
+    qid_s, got = deliver_one("reuse-short", short)
+    tap.eq(kept().get(qid_s), ino, "so did the short one after it")
+    size_short = os.stat(os.path.join(TMP, "f." + qid_s)).st_size
+    tap.ok(size_short < 2000 < size_long, "the file was cut to the short "
+           "message (%d bytes, was %d)" % (size_short, size_long))
+    b = body_of(got[0]) if got else b""
+    tap.eq(b.rstrip(b"\n"), short.rstrip("\n").encode(),
+           "the short message is delivered as sent, nothing of the long one "
+           "after it")
+
+
+def t_large():
+    big = ("y" * 70 + "\n") * 700               # about 50 KB
+    code, qid = send("reuse-large", big)
+    tap.eq(code, 250, "a 50 KB message accepted")
+    tap.eq(len(S.wait_for_subject(ALICE, "reuse-large")), 1, "delivered")
+    tap.ok(S.wait_queue_empty(10), "queue empty")
+    time.sleep(0.3)
+    tap.ok(qid not in kept(), "a file over 32 KiB is not kept")
+    tap.eq(kept(), {}, "nothing is kept: it took the one kept file")
+
+
+def wait_new_qmgr(old):
+    return pt.poll(lambda: (lambda q: q if q and q != [old] else None)(
+        procs("qmgr")), 10)
+
+
+def t_restart():
+    deliver_one("reuse-before-restart")  # the large one took the kept file
+    before = kept()
+    tap.ok(len(before) >= 1, "a file is kept before qmgr stops")
+    q = procs("qmgr")
+    tap.eq(len(q), 1, "one qmgr")
+    if len(q) != 1:
+        return
+    os.kill(q[0], signal.SIGKILL)
+    tap.ok(wait_new_qmgr(q[0]), "the master started qmgr again")
+    tap.ok(pt.poll(lambda: not kept(), 5),
+           "the new qmgr removed what the old one kept")
+    qid, _ = deliver_one("reuse-after-restart")
+    tap.ok(qid in kept(), "and keeps files again")
+
+
+def t_stale_name():
+    q = procs("qmgr")
+    if len(q) != 1:
+        tap.ok(False, "one qmgr")
+        return
+    os.kill(q[0], signal.SIGSTOP)
+    try:
+        code, qid = send("reuse-stale")
+        tap.eq(code, 250, "accepted with qmgr stopped")
+        src = os.path.join(S.queue_dir, "incoming", qid or "-")
+        tap.ok(os.path.exists(src), "in incoming/")
+        # What a crash can leave: an old name (another queue id) in
+        # active/ for the file that now holds this message.
+        stale_id = "0" * 19 + "1"
+        stale = os.path.join(S.queue_dir, "active", stale_id)
+        os.link(src, stale)
+    finally:
+        os.kill(q[0], signal.SIGKILL)
+        os.kill(q[0], signal.SIGCONT)
+    tap.ok(wait_new_qmgr(q[0]), "qmgr started again (it recovers active/)")
+    got = S.wait_for_subject(ALICE, "reuse-stale")
+    tap.eq(len(got), 1, "the message is delivered once")
+    tap.ok(pt.poll(lambda: not os.path.exists(stale), 5),
+           "the old name active/%s is removed" % stale_id)
+    tap.ok(S.wait_log("was an old name of a queue file", 5),
+           "qmgr logged it")
+    tap.eq(os.listdir(os.path.join(S.queue_dir, "hold")), [],
+           "nothing put on hold")
+    time.sleep(1)
+    tap.eq(len(S.messages_with_subject(ALICE, "reuse-stale")), 1,
+           "still once a second later")
+
+
+INO = []
+tap.run(lambda: INO.append(t_reuse()), timeout=60, name="t_reuse")
+tap.run(lambda: t_cut(INO[0] if INO else None), timeout=60, name="t_cut")
+for fn in (t_large, t_restart, t_stale_name):
+    tap.run(fn, timeout=60, name=fn.__name__)
+tap.done()
