@@ -28,7 +28,8 @@ int qfile_value_ok(const char *v, size_t max);
 /*
  * A spent file (tmp/f.ID, announced on private/free) renamed to tmppath
  * and open for writing, or -1 (none kept, or no FIFO: the caller creates
- * a file). *oldsize: its length, to cut at commit (qfile_free.c).
+ * a file). *oldsize: its length as announced; the writer cuts the file
+ * to its own length at commit whatever it says (qfile_free.c).
  */
 int qfile_claim(const char *tmppath, off_t *oldsize);
 

@@ -362,8 +362,12 @@ qfile_commit_dir(struct qfile_writer *w, const char *dir)
 	} else if (qfile_flush(w) == -1 ||
 	    pwrite(w->fd, digits, SIZE_DIGITS, w->size_off) != SIZE_DIGITS)
 		goto fail;
-	/* A reused file: cut what is left of the old message, before the sync. */
-	if (w->oldsize > w->flushed && ftruncate(w->fd, w->flushed) == -1)
+	/*
+	 * A reused file: cut what is left of the old message, before the
+	 * sync. Always, not only when the announced size says it is longer:
+	 * old bytes after the content would read as trailer records.
+	 */
+	if (w->oldsize >= 0 && ftruncate(w->fd, w->flushed) == -1)
 		goto fail;
 	if (fsync(w->fd) == -1)
 		goto fail;

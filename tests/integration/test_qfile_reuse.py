@@ -9,6 +9,8 @@ common/qfile_free.c), through the real master.
 - A kept file of a longer message is cut to the new one: the short
   message that reuses it is delivered byte for byte, with nothing of the
   old one after it.
+- A kept file longer than announced (a torn trailer record) is cut all
+  the same: its old bytes give the new message no recipient.
 - A file over 32 KiB is not kept (unlinked as before; the large message
   took the one kept file, so none is left).
 - qmgr, started again, removes what an earlier qmgr kept and empties the
@@ -105,6 +107,23 @@ def t_cut(ino):
            "after it")
 
 
+def t_torn():
+    """A kept file longer than qmgr said (a torn trailer record after a
+    crash, say): the next message cuts it to its own length all the same,
+    so nothing of it reads as a record of the new message."""
+    qid_a, _ = deliver_one("reuse-tornA")
+    path = os.path.join(TMP, "f." + qid_a)
+    size_a = os.stat(path).st_size
+    with open(path, "ab") as f:
+        f.write(b"xrcpt - 0 bob@example.test\n")
+    qid_b, _ = deliver_one("reuse-tornB")      # the same length as A
+    tap.eq(S.messages_with_subject("bob@example.test", "reuse-tornB"), [],
+           "the old bytes after the content gave the new message no recipient")
+    size_b = os.stat(os.path.join(TMP, "f." + qid_b)).st_size \
+        if qid_b in kept() else -1
+    tap.eq(size_b, size_a, "the file was cut to the new message's length")
+
+
 def t_large():
     big = ("y" * 70 + "\n") * 700               # about 50 KB
     code, qid = send("reuse-large", big)
@@ -173,6 +192,6 @@ def t_stale_name():
 INO = []
 tap.run(lambda: INO.append(t_reuse()), timeout=60, name="t_reuse")
 tap.run(lambda: t_cut(INO[0] if INO else None), timeout=60, name="t_cut")
-for fn in (t_large, t_restart, t_stale_name):
+for fn in (t_torn, t_large, t_restart, t_stale_name):
     tap.run(fn, timeout=60, name=fn.__name__)
 tap.done()
