@@ -112,6 +112,8 @@ void qfile_abort(struct qfile_writer *);
 int qfile_recycle(const char *path, const char *qid, off_t size);
 /* qmgr at start: remove what an earlier qmgr kept (tmp/f.*), empty the FIFO. */
 void qfile_free_restore(void);
+/* qmgr, every second: with under 256 MiB free, unlink what is kept. */
+void qfile_free_check(void);
 
 /* Reader */
 struct qfile_rcpt {

@@ -34,12 +34,17 @@
  *
  * Bounds: only files of at most QFREE_MAX_SIZE bytes are kept, and at
  * most as many as the FIFO holds records (QFREE_PIPE bytes); when it is
- * full the file is unlinked. qmgr removes every tmp/f.* when it starts
- * and empties the FIFO, so nothing announced before survives it.
+ * full the file is unlinked. Kept files hold disk space that deliveries
+ * may need: only while the queue's file system has QFREE_MIN_FREE bytes
+ * free (four times the most they can take, 256 MiB) are files kept, and
+ * below that qmgr gives back what is kept within a second
+ * (qfile_free_check). qmgr removes every tmp/f.* when it starts and
+ * empties the FIFO, so nothing announced before survives it.
  */
 #include "config.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +64,8 @@
 #define QFREE_PIPE	65536		/* FIFO capacity: 2048 records */
 #define QFREE_MAX_SIZE	(32 * 1024)	/* larger files are unlinked */
 #define QFREE_RETRY_S	10		/* no FIFO: look again this late */
+/* Keep files only with this much free: four times the most they take. */
+#define QFREE_MIN_FREE	(4ULL * (QFREE_PIPE / QFREE_REC) * QFREE_MAX_SIZE)
 
 static int
 qfree_id_ok(const char *s, size_t n)
@@ -137,6 +144,40 @@ qfree_fifo(void)
 	return fd;
 }
 
+/* Is the queue's file system short of space? statvfs(2) once a second. */
+static int
+qfree_short(void)
+{
+	static time_t checked;
+	static int low;
+	struct statvfs sv;
+	time_t now = time(NULL);
+
+	if (now != checked) {
+		checked = now;
+		low = statvfs(".", &sv) == 0 &&
+		    (unsigned long long)sv.f_bavail * sv.f_frsize < QFREE_MIN_FREE;
+	}
+	return low;
+}
+
+void
+qfile_free_check(void)
+{
+	char rec[QFREE_REC + 1], path[64];
+	int fd;
+
+	if (!qfree_short() || (fd = qfree_fifo()) == -1)
+		return;
+	/* Short of space: every announced file goes (read once: ours alone). */
+	while (read(fd, rec, QFREE_REC) == QFREE_REC) {
+		rec[QID_LEN] = '\0';
+		if (qfree_id_ok(rec, QID_LEN) &&
+		    str_fmt(path, sizeof(path), "tmp/f.%s", rec) != -1)
+			unlink(path);
+	}
+}
+
 int
 qfile_recycle(const char *path, const char *qid, off_t size)
 {
@@ -144,6 +185,7 @@ qfile_recycle(const char *path, const char *qid, off_t size)
 	int fd;
 
 	if (size < 0 || size > QFREE_MAX_SIZE || strlen(qid) != QID_LEN ||
+	    qfree_short() ||
 	    (fd = qfree_fifo()) == -1 ||
 	    str_fmt(dst, sizeof(dst), "tmp/f.%s", qid) == -1 ||
 	    str_fmt(rec, sizeof(rec), "%s %0*lld\n", qid, QFREE_SIZE_DIGITS,

@@ -490,6 +490,7 @@ qmgr_run(int fifo, int ctl)
 			break;
 		qmgr_refill(&incoming_dirty, &deferred_dirty);
 		qmgr_schedule();
+		qfile_free_check();	/* kept queue files go when space is short */
 		now = now_ms();
 		if (qmgr_next_due != 0 && time(NULL) >= qmgr_next_due) {
 			qmgr_next_due = 0;

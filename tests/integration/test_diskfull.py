@@ -15,6 +15,8 @@ image), the Maildirs on another one.
   is recorded.
 - postern-sendmail on a full queue exits EX_TEMPFAIL (75) and leaves
   nothing behind in maildrop/.
+- A queue file system this small (under 256 MiB free) keeps no spent
+  queue file for reuse: its space stays free for messages.
 - Space comes back: `postern queue flush`, every 250'd message is
   delivered exactly once (no crash here, so no duplicate is allowed),
   no refused one is, and the queue is empty.
@@ -244,6 +246,11 @@ def t_deliver_enospc():
     tap.eq(code, 250, "a first message is accepted")
     tap.ok(S.wait_for_subject(ALICE, "df-before-%d" % PID),
            "and delivered while there is space (the Maildir exists)")
+    tap.ok(S.wait_queue_empty(10), "the queue is empty")
+    kept = [n for n in os.listdir(os.path.join(S.queue_dir, "tmp"))
+            if n.startswith("f.")]
+    tap.eq(kept, [], "a queue file system with under 256 MiB free keeps no "
+           "spent queue file for reuse (qmgr(8))")
     n = fill(MAIL_FILLER)
     tap.ok(n > 0 and free_bytes(S.mail_root) < 4096,
            "the Maildir file system is full (filler of %d bytes)" % n,
