@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,7 +304,7 @@ test_short_queue_file(void **state)
 static int
 fds_on(const char *path)
 {
-	char link[64], target[1024];
+	char link[64], target[PATH_MAX];
 	struct dirent *de;
 	DIR *d;
 	ssize_t n;
@@ -334,7 +335,7 @@ static void
 test_new_dir_kept(void **state)
 {
 	static const char msg[] = "Subject: hi\n\nbody\n";
-	char newdir[256], real[1024], old[256];
+	char newdir[256], real[PATH_MAX], old[256];	/* realpath(3) wants PATH_MAX */
 
 	(void)state;
 	path_of(newdir, sizeof(newdir), "new");
