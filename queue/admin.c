@@ -223,7 +223,9 @@ qa_show(const char *id)
 		}
 		if (errno == ENOENT)
 			return qa_nosuch(id);
-		fprintf(stderr, "postern: queue: %s: %s\n", id, strerror(errno));
+		fprintf(stderr, "postern: queue: %s: %s\n", id, errno == ESTALE ?
+		    "the file holds another message (an old name left by a "
+		    "crash, which qmgr removes)" : strerror(errno));
 		return 1;
 	}
 ok:
