@@ -8,15 +8,16 @@
  * that starts a message reads one record and claims the file by renaming
  * tmp/f.ID to tmp/NEWID in the same directory; it then writes over the
  * old content in place and cuts the file to its own length before its
- * fsync (always: SIZE, what qmgr read, can miss a torn trailer record). A record is read by one reader only (each read of exactly
- * one record's length from a pipe takes one whole record), and qmgr
+ * fsync (always: SIZE, what qmgr read, can miss a torn trailer record).
+ * A record is read by one reader only (each read of exactly one
+ * record's length from a pipe takes one whole record), and qmgr
  * announces each file once, so a file is never claimed twice; a rename
  * that fails (qmgr removed the file when it started again) only means a
  * new file, as before.
  *
  * Why: every create and unlink makes the file system allocate and free
  * an inode and its blocks. ext4 without a journal also skips every inode
- * freed in the last 5 to 10 seconds when it allocates one
+ * freed in the last one to five minutes when it allocates one
  * (recently_deleted() in its ialloc.c, a buffer lookup for each), so at
  * a thousand messages a second each create in the queue or a Maildir on
  * that file system walked past thousands of them, and a mount with
@@ -78,14 +79,38 @@ qfree_id_ok(const char *s, size_t n)
 	return 1;
 }
 
+/*
+ * Read one record from fd into qid (QID_LEN + 1 bytes) and *size. 1 a
+ * record, 0 one that is not well formed (cannot happen with whole
+ * records), -1 none (EAGAIN: the pool is empty; 0 bytes: no writer).
+ */
+static int
+qfree_read(int fd, char *qid, unsigned long long *size)
+{
+	char rec[QFREE_REC + 1];
+
+	if (read(fd, rec, QFREE_REC) != QFREE_REC)
+		return -1;
+	rec[QFREE_REC] = '\0';
+	if (rec[QID_LEN] != ' ' || rec[QFREE_REC - 1] != '\n' ||
+	    !qfree_id_ok(rec, QID_LEN))
+		return 0;
+	rec[QID_LEN] = '\0';
+	rec[QFREE_REC - 1] = '\0';
+	if (parse_ullong(rec + QID_LEN + 1, 0, QFREE_MAX_SIZE, size) == -1)
+		return 0;
+	memcpy(qid, rec, QID_LEN + 1);
+	return 1;
+}
+
 int
 qfile_claim(const char *tmppath, off_t *oldsize)
 {
 	static int fd = -1;
 	static time_t next_try;
-	char rec[QFREE_REC + 1], src[64];
+	char qid[QID_LEN + 1], src[64];
 	unsigned long long size;
-	int qf, tries;
+	int qf, tries, r;
 
 	if (fd == -1) {
 		time_t now = time(NULL);
@@ -99,17 +124,9 @@ qfile_claim(const char *tmppath, off_t *oldsize)
 		}
 	}
 	for (tries = 0; tries < 4; tries++) {
-		/* 0: no writer (qmgr not running); EAGAIN: none kept. */
-		if (read(fd, rec, QFREE_REC) != QFREE_REC)
+		if ((r = qfree_read(fd, qid, &size)) == -1)
 			return -1;
-		rec[QFREE_REC] = '\0';
-		if (rec[QID_LEN] != ' ' || rec[QFREE_REC - 1] != '\n' ||
-		    !qfree_id_ok(rec, QID_LEN))
-			continue;	/* cannot happen with whole records */
-		rec[QID_LEN] = '\0';
-		rec[QFREE_REC - 1] = '\0';
-		if (parse_ullong(rec + QID_LEN + 1, 0, QFREE_MAX_SIZE, &size) == -1 ||
-		    str_fmt(src, sizeof(src), "tmp/f.%s", rec) == -1)
+		if (r == 0 || str_fmt(src, sizeof(src), "tmp/f.%s", qid) == -1)
 			continue;
 		if (rename(src, tmppath) == -1)
 			continue;	/* removed when qmgr started again */
@@ -164,18 +181,16 @@ qfree_short(void)
 void
 qfile_free_check(void)
 {
-	char rec[QFREE_REC + 1], path[64];
-	int fd;
+	char qid[QID_LEN + 1], path[64];
+	unsigned long long size;
+	int fd, r;
 
 	if (!qfree_short() || (fd = qfree_fifo()) == -1)
 		return;
 	/* Short of space: every announced file goes (read once: ours alone). */
-	while (read(fd, rec, QFREE_REC) == QFREE_REC) {
-		rec[QID_LEN] = '\0';
-		if (qfree_id_ok(rec, QID_LEN) &&
-		    str_fmt(path, sizeof(path), "tmp/f.%s", rec) != -1)
+	while ((r = qfree_read(fd, qid, &size)) != -1)
+		if (r == 1 && str_fmt(path, sizeof(path), "tmp/f.%s", qid) != -1)
 			unlink(path);
-	}
 }
 
 int

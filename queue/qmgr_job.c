@@ -294,15 +294,18 @@ qmgr_job_start(struct qmgr_job *j, const char *qid, int retake)
 	str_copy(j->qid, qid, sizeof(j->qid));
 	str_fmt(path, sizeof(path), "active/%s", qid);
 	if (qfile_open(&j->q, path, 1) == -1) {
-		if (errno == ESTALE && qmgr_stale_name(path, qid) == 0)
+		int e = errno;
+
+		/* e: qmgr_stale_name's lstat may change errno. */
+		if (e == ESTALE && qmgr_stale_name(path, qid) == 0)
 			return -1;
-		if (errno == EINVAL || errno == ESTALE) {
+		if (e == EINVAL || e == ESTALE) {
 			str_fmt(hold, sizeof(hold), "hold/%s", qid);
 			log_err("%s: malformed queue file, moved to hold/", qid);
 			if (rename(path, hold) == -1)
 				log_err("%s: rename to hold/: %s", qid, strerror(errno));
-		} else if (errno != ENOENT)
-			log_err("%s: open %s: %s", qid, path, strerror(errno));
+		} else if (e != ENOENT)
+			log_err("%s: open %s: %s", qid, path, strerror(e));
 		return -1;
 	}
 	j->used = 1;
