@@ -13,9 +13,7 @@
  */
 #include "config.h"
 
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -245,19 +243,14 @@ ok:
 static int
 qa_control(const char *cmd, char *rep, size_t replen)
 {
-	struct sockaddr_un sun;
 	struct pollfd p;
 	size_t n = 0;
 	ssize_t r;
 	int fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	str_copy(sun.sun_path, QA_CONTROL, sizeof(sun.sun_path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	if ((fd = unix_connect(QA_CONTROL, 0)) == -1)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    write_all(fd, cmd, strlen(cmd)) == -1) {
+	if (write_all(fd, cmd, strlen(cmd)) == -1) {
 		close(fd);
 		return -1;
 	}
