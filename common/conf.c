@@ -107,7 +107,7 @@ const struct conf_param conf_params[] = {
 	    "time in the queue before a message is returned to its sender" },
 	{ "delay_warning_time", CONF_DURATION, "4h", F(delay_warning_time), 0,
 	    "time in the queue before the sender is warned once that mail is delayed (RFC 3464; 0: never)" },
-	{ "deliver_concurrency", CONF_UINT, "8", F(deliver_concurrency), 0,
+	{ "deliver_concurrency", CONF_UINT, "16", F(deliver_concurrency), 0,
 	    "concurrent local deliveries" },
 	{ "delivery_rules", CONF_PATH, "", F(delivery_rules), 1,
 	    "postern.rules(5) file applied to every local delivery before the user's rules (empty: none)" },
