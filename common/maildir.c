@@ -2,21 +2,12 @@
  * maildir: Maildir delivery, run by a deliver worker after it has dropped
  * to the virtual-mail user (or to a system account, or as the invoking
  * user when not root). The protocol is qmail's maildir_child: write a
- * file in tmp/, fsync it, move it into new/ under a unique name never
- * overwriting, fsync new/ (shared with concurrent workers: gcommit).
- *
- * Where the kernel and file system can (Linux 3.11+, ext4, XFS, btrfs,
- * tmpfs), the tmp/ file is unnamed: open(tmp/, O_TMPFILE), written,
- * fsynced, then given its one name in new/ by linkat(2) through
- * /proc/self/fd (linkat never replaces a name). A crash before that
- * link leaves nothing at all. Without a name in tmp/, the fsync need not
- * also write tmp/ (ext4 writes the parent of a file whose name is new),
- * and tmp/ is not changed twice per message (issue 12). Elsewhere, or
- * when the link through /proc fails, the file is named in tmp/ and moved
- * (renameat2 RENAME_NOREPLACE, else link + unlink); a crash before the
- * move leaves a tmp/ file (removed by readers after 36 hours:
- * maildir_clean_tmp, called by pop3d and imapd). After the new/ fsync
- * the message is safe.
+ * uniquely named file in tmp/, fsync it, move it into new/ never
+ * overwriting (renameat2 RENAME_NOREPLACE, else link + unlink), fsync
+ * new/ (shared with concurrent workers: gcommit). A crash before the move
+ * leaves only a tmp/ file (removed by readers after 36 hours:
+ * maildir_clean_tmp, called by pop3d and imapd); after the new/ fsync the
+ * message is safe.
  */
 #include "config.h"
 
@@ -254,41 +245,10 @@ out:
 	return rv;
 }
 
-/*
- * Can this process give an unnamed file a name by linkat(2) through
- * /proc/self/fd? Cleared for good when that fails for a reason of its
- * own (no /proc, say): each later delivery then names its tmp/ file.
- */
-static int maildir_proc_link = 1;
-
-/* The tmp/ file: unnamed while *unnamed, else the name in tmp. */
-static int
-maildir_open_file(char *tmp, int *unnamed)
-{
-	char *slash;
-	int fd;
-
-	if (*unnamed) {
-		slash = strrchr(tmp, '/');	/* tmp is ".../tmp/<base>" */
-		*slash = '\0';
-		fd = open(tmp, O_WRONLY | O_TMPFILE | O_CLOEXEC, 0600);
-		*slash = '/';
-		if (fd != -1 || (errno != EOPNOTSUPP && errno != EISDIR &&
-		    errno != EINVAL))
-			return fd;
-		*unnamed = 0;	/* not on this file system or kernel */
-	}
-	return open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-}
-
-/*
- * Open a fresh tmp/ file (see maildir_open_file); create the Maildir on
- * first delivery. tmp gets the path a named file has.
- */
+/* Open a fresh tmp/ file; create the Maildir on first delivery. */
 static int
 maildir_open_tmp(const char *path, char *tmp, size_t tmplen, char *base,
-    size_t baselen, const char *hostname, int *unnamed, char *err,
-    size_t errlen)
+    size_t baselen, const char *hostname, char *err, size_t errlen)
 {
 	char host[256];
 	struct timeval tv;
@@ -304,7 +264,8 @@ maildir_open_tmp(const char *path, char *tmp, size_t tmplen, char *base,
 			maildir_fail(ENAMETOOLONG, "maildir", path, err, errlen);
 			return -MAILDIR_PERM;
 		}
-		if ((fd = maildir_open_file(tmp, unnamed)) != -1)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd != -1)
 			return fd;
 		if (errno != ENOENT || tries > 0)
 			break;
@@ -376,28 +337,13 @@ maildir_fsync_new(const char *newdir)
 	return gcommit_fsync_known(fd, st.st_dev, st.st_ino);
 }
 
-/* fsync new/ after a file was put there; a failure takes it out again. */
-static int
-maildir_sync_new(const char *dst, const char *path, char *err, size_t errlen)
-{
-	char newdir[PATH_MAX];
-
-	if (str_fmt(newdir, sizeof(newdir), "%s/new", path) == -1 ||
-	    maildir_fsync_new(newdir) == -1) {	/* shared by deliver's workers */
-		/* Delivered but maybe not durable: a retry may duplicate. */
-		int e = errno;
-
-		unlink(dst);
-		return maildir_fail(e, "fsync", newdir, err, errlen);
-	}
-	return MAILDIR_OK;
-}
-
 /* Move tmp/ into new/: link (never overwrites), else rename. */
 static int
 maildir_publish(const char *tmp, const char *dst, const char *path, char *err,
     size_t errlen)
 {
+	char newdir[PATH_MAX];
+
 	/*
 	 * The Maildir protocol's link()+unlink(), in one step where the file
 	 * system can: a rename that never replaces an existing name.
@@ -414,30 +360,15 @@ maildir_publish(const char *tmp, const char *dst, const char *path, char *err,
 			return maildir_fail(errno, "rename", dst, err, errlen);
 	} else
 		return maildir_fail(errno, "link", dst, err, errlen);
-	return maildir_sync_new(dst, path, err, errlen);
-}
-
-/*
- * Give the unnamed file out its name dst in new/: linkat(2) of
- * /proc/self/fd/N, which never replaces a name (open(2), O_TMPFILE).
- * -1 (errno kept) when the link through /proc cannot work at all.
- */
-static int
-maildir_publish_fd(int out, const char *dst, const char *path, char *err,
-    size_t errlen)
-{
-	char self[64];
-
-	if (str_fmt(self, sizeof(self), "/proc/self/fd/%d", out) == -1)
-		return -1;
-	if (linkat(AT_FDCWD, self, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) == -1) {
+	if (str_fmt(newdir, sizeof(newdir), "%s/new", path) == -1 ||
+	    maildir_fsync_new(newdir) == -1) {	/* shared by deliver's workers */
+		/* Delivered but maybe not durable: a retry may duplicate. */
 		int e = errno;
 
-		if (access(self, F_OK) == -1)
-			return -1;	/* no /proc/self/fd here: name files */
-		return maildir_fail(e, "link", dst, err, errlen);
+		unlink(dst);
+		return maildir_fail(e, "fsync", newdir, err, errlen);
 	}
-	return maildir_sync_new(dst, path, err, errlen);
+	return MAILDIR_OK;
 }
 
 int
@@ -448,10 +379,10 @@ maildir_deliver(const char *path, const char *hostname, const void *prefix,
 {
 	char tmp[PATH_MAX], dst[PATH_MAX], base[512], fname[600];
 	unsigned long long lfs, size;
-	int out, r, unnamed = maildir_proc_link;
+	int out, r;
 
 	out = maildir_open_tmp(path, tmp, sizeof(tmp), base, sizeof(base),
-	    hostname, &unnamed, err, errlen);
+	    hostname, err, errlen);
 	if (out < 0)
 		return -out;
 	if (maildir_copy(out, prefix, plen, head, headlen, fd, off, len,
@@ -459,48 +390,28 @@ maildir_deliver(const char *path, const char *hostname, const void *prefix,
 	    fsync(out) == -1) {
 		r = errno;
 		close(out);
-		if (!unnamed)
-			unlink(tmp);
+		unlink(tmp);
 		return maildir_fail(r, "write", tmp, err, errlen);
+	}
+	if (close(out) == -1) {
+		r = errno;
+		unlink(tmp);
+		return maildir_fail(r, "close", tmp, err, errlen);
 	}
 	size = (unsigned long long)plen + len;
 	if (str_fmt(fname, sizeof(fname), "%s,S=%llu,W=%llu", base, size,
 	    size + lfs) == -1 ||
 	    str_fmt(dst, sizeof(dst), "%s/new/%s", path, fname) == -1) {
-		close(out);
-		if (!unnamed)
-			unlink(tmp);
+		unlink(tmp);
 		return maildir_fail(ENAMETOOLONG, "maildir", path, err, errlen);
 	}
-	if (unnamed) {
-		r = maildir_publish_fd(out, dst, path, err, errlen);
-		close(out);
-		if (r == -1) {
-			/* No link through /proc here: write a named file. */
-			log_warn("maildir: %s: %s; tmp/ files are named from "
-			    "now on", "/proc/self/fd", strerror(errno));
-			maildir_proc_link = 0;
-			return maildir_deliver(path, hostname, prefix, plen,
-			    head, headlen, fd, off, len, name, namelen, err,
-			    errlen);
-		}
-	} else {
-		if (close(out) == -1) {
-			r = errno;
-			unlink(tmp);
-			return maildir_fail(r, "close", tmp, err, errlen);
-		}
-		if ((r = maildir_publish(tmp, dst, path, err, errlen)) !=
-		    MAILDIR_OK) {
-			int e = errno;
+	if ((r = maildir_publish(tmp, dst, path, err, errlen)) != MAILDIR_OK) {
+		int e = errno;
 
-			unlink(tmp);
-			errno = e;
-			return r;
-		}
-	}
-	if (r != MAILDIR_OK)
+		unlink(tmp);
+		errno = e;
 		return r;
+	}
 	if (name != NULL)
 		str_copy(name, fname, namelen);
 	return MAILDIR_OK;

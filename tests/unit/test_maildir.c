@@ -7,11 +7,7 @@
  * larger than one copy buffer; its name carries S= (size) and W= (size
  * with CRLF line ends); tmp/ is left empty; a queue file shorter
  * than said fails with nothing left; new/ is fsynced through one kept
- * descriptor per directory, a fresh one when new/ was replaced; where
- * the file system has O_TMPFILE the file never has a name in tmp/ (tmp/
- * is not changed at all), and without /proc (a mount namespace with an
- * empty /proc, as root) the file is named in tmp/ and delivered all the
- * same.
+ * descriptor per directory, a fresh one when new/ was replaced.
  *
  * maildir_clean_tmp(), the readers'
  * cleanup of what killed writers left in a Maildir's tmp/: files older
@@ -25,16 +21,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -360,122 +352,6 @@ test_new_dir_kept(void **state)
 	assert_int_equal(count("new.old"), 0);
 }
 
-/* Set tmp/'s mtime to an hour ago; its stat after that. */
-static void
-age_tmp(struct stat *st)
-{
-	struct timespec ts[2];
-	char p[256];
-
-	path_of(p, sizeof(p), "tmp");
-	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - H;
-	ts[0].tv_nsec = ts[1].tv_nsec = 0;
-	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
-	assert_int_equal(stat(p, st), 0);
-}
-
-static int
-tmp_changed(const struct stat *before)
-{
-	struct stat st;
-	char p[256];
-
-	path_of(p, sizeof(p), "tmp");
-	if (stat(p, &st) == -1)
-		return -1;
-	return st.st_mtim.tv_sec != before->st_mtim.tv_sec ||
-	    st.st_mtim.tv_nsec != before->st_mtim.tv_nsec ||
-	    st.st_ctim.tv_sec != before->st_ctim.tv_sec ||
-	    st.st_ctim.tv_nsec != before->st_ctim.tv_nsec;
-}
-
-/*
- * With O_TMPFILE the message is written unnamed and linked into new/:
- * tmp/ is not changed at all (a named file changes its mtime twice), and
- * the file in new/ has one link.
- */
-static void
-test_tmp_unnamed(void **state)
-{
-	static const char msg[] = "Subject: hi\n\nbody\n";
-	char p[256], name[600], err[512];
-	struct stat before, st;
-	int fd, in;
-
-	(void)state;
-	path_of(p, sizeof(p), "tmp");
-	if ((fd = open(p, O_WRONLY | O_TMPFILE, 0600)) == -1) {
-		assert_true(errno == EOPNOTSUPP || errno == EISDIR);
-		skip();
-	}
-	close(fd);
-	age_tmp(&before);
-	in = content_file(msg, sizeof(msg) - 1, 7);
-	assert_int_equal(maildir_deliver(dir, "mx.example", "P\n", 2, NULL, 0,
-	    in, 7, sizeof(msg) - 1, name, sizeof(name), err, sizeof(err)),
-	    MAILDIR_OK);
-	close(in);
-	assert_int_equal(tmp_changed(&before), 0);
-	assert_int_not_equal(str_fmt(p, sizeof(p), "%s/new/%s", dir, name), -1);
-	assert_int_equal(stat(p, &st), 0);
-	assert_int_equal(st.st_nlink, 1);
-	assert_int_equal(st.st_size, 2 + sizeof(msg) - 1);
-	assert_int_equal(count("tmp"), 0);
-	/* The whole path still works after it (the fd was closed). */
-	deliver_and_check(msg, sizeof(msg) - 1, 0, sizeof(msg) - 1);
-}
-
-/* In the child: deliver with no /proc; 0 when it went by a tmp/ name. */
-static int
-deliver_without_proc(void)
-{
-	static const char msg[] = "Subject: hi\n\nbody\n";
-	char name[600], err[512];
-	struct stat before;
-	int in, i;
-
-	if (unshare(CLONE_NEWNS) == -1 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1 ||
-	    mount("none", "/proc", "tmpfs", 0, NULL) == -1)
-		return 77;
-	if (access("/proc/self/fd", F_OK) == 0)
-		return 2;
-	for (i = 0; i < 2; i++) {	/* the first finds out, the second knows */
-		age_tmp(&before);
-		in = content_file(msg, sizeof(msg) - 1, 7);
-		if (maildir_deliver(dir, "mx.example", "P\n", 2, NULL, 0, in, 7,
-		    sizeof(msg) - 1, name, sizeof(name), err, sizeof(err)) !=
-		    MAILDIR_OK)
-			return 3;
-		close(in);
-		if (tmp_changed(&before) != 1)
-			return 4;
-		if (count("tmp") != 0 || count("new") != i + 1)
-			return 5;
-	}
-	return 0;
-}
-
-static void
-test_no_proc(void **state)
-{
-	pid_t pid;
-	int status;
-
-	(void)state;
-	if (geteuid() != 0)
-		skip();
-	assert_true((pid = fork()) != -1);
-	if (pid == 0)
-		_exit(deliver_without_proc());
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	if (WEXITSTATUS(status) == 77)
-		skip();		/* no mount namespace here */
-	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_int_equal(count("new"), 2);
-}
-
 int
 main(void)
 {
@@ -488,8 +364,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_large_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_queue_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_dir_kept, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tmp_unnamed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_proc, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
