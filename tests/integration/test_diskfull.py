@@ -28,7 +28,6 @@ import atexit
 import os
 import pwd
 import re
-import shutil
 import signal
 import socket
 import sys
@@ -38,6 +37,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import postern_test as pt  # noqa: E402
 from postern_test import tap  # noqa: E402
+from smallfs import free_bytes, mount_small, umount_all  # noqa: E402
 
 if not pt.IS_ROOT:
     tap.skip_all("not running as root (mounting the small file systems needs root)")
@@ -55,48 +55,6 @@ SENDER = "load@remote.test"
 PID = os.getpid()
 SENDMAIL = os.path.join(pt.TOP_BUILDDIR, "queue", "postern-sendmail")
 EX_TEMPFAIL = 75
-
-mounts = []             # mount points, unmounted at exit (also on failure)
-
-
-def umount_all():
-    for m in reversed(mounts):
-        r = pt.run_cmd(["umount", m], timeout=20)
-        if r.returncode != 0:
-            pt.run_cmd(["umount", "-l", m], timeout=20)
-    del mounts[:]
-
-
-def mount_small(path, kb, uid, gid, mode):
-    """A kb-sized file system at path (tmpfs, else a loop ext4 image).
-    Returns (kind, None) or (None, why)."""
-    os.makedirs(path, exist_ok=True)
-    if os.environ.get("POSTERN_TEST_DISKFULL_FS") != "ext4":   # to test the fallback
-        r = pt.run_cmd(["mount", "-t", "tmpfs", "-o", "size=%dk,mode=%o,uid=%d,gid=%d"
-                        % (kb, mode, uid, gid), "tmpfs", path])
-        if r.returncode == 0:
-            mounts.append(path)
-            return "tmpfs", None
-        why = "mount -t tmpfs: %s" % (r.stderr or r.stdout).strip()
-    else:
-        why = "tmpfs not tried (POSTERN_TEST_DISKFULL_FS=ext4)"
-    if not shutil.which("mkfs.ext4"):
-        return None, why + "; no mkfs.ext4 for a loop image (install e2fsprogs)"
-    img = path.rstrip("/") + ".img"
-    with open(img, "wb") as f:
-        f.truncate(kb * 1024)
-    r = pt.run_cmd(["mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal",
-                    "-T", "small", img], timeout=60)
-    if r.returncode != 0:
-        return None, why + "; mkfs.ext4: %s" % r.stderr.strip()
-    r = pt.run_cmd(["mount", "-o", "loop", img, path], timeout=30)
-    if r.returncode != 0:
-        return None, why + "; mount -o loop: %s" % (r.stderr or r.stdout).strip()
-    mounts.append(path)
-    os.chown(path, uid, gid)
-    os.chmod(path, mode)
-    return "ext4 loop image", None
-
 
 def fill(path):
     """Write a file until the file system is full; returns its size."""
@@ -122,11 +80,6 @@ def fill(path):
     finally:
         os.close(fd)
     return n
-
-
-def free_bytes(path):
-    sv = os.statvfs(path)
-    return sv.f_bavail * sv.f_frsize
 
 
 def token_message(token, kb=MSG_KB):
