@@ -28,6 +28,7 @@
 #define POSTERN_QFILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -107,9 +108,18 @@ void qfile_abort(struct qfile_writer *);
  * qmgr: the message in path ("active/ID", size bytes) is done. Its file
  * is kept as tmp/f.ID for a later qfile_create() to write over (a small
  * file, while the pool has room), else unlinked (qfile_free.c). 0, or -1
- * with errno of unlink(2).
+ * with errno of unlink(2). A kept file is announced to writers by
+ * qfile_free_flush().
  */
 int qfile_recycle(const char *path, const char *qid, off_t size);
+/*
+ * qmgr, in its loop: announce the files qfile_recycle() kept, once the
+ * oldest has waited 50 ms (or 256 wait, or force), after an fsync of
+ * every queue directory that names messages. qfile_free_due() is the
+ * now_ms() by which to call it again, -1 when nothing waits.
+ */
+void qfile_free_flush(int force);
+int64_t qfile_free_due(void);
 /* qmgr at start: remove what an earlier qmgr kept (tmp/f.*), empty the FIFO. */
 void qfile_free_restore(void);
 /* qmgr, every second: with under 256 MiB free, unlink what is kept. */

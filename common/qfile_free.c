@@ -27,11 +27,17 @@
  *
  * Durability is untouched: a file in tmp/ is no message; the new one
  * still reaches incoming/ only by fsync, rename and the fsync of
- * incoming/ (qfile_write.c). After a crash a directory may still hold an
- * old name of a file that has since been written over for another
- * message (an unlink or rename not yet on disk): its queue id record then
- * differs from its name, which qfile_open() refuses (ESTALE) and qmgr
- * removes (qmgr_job.c), so no message is delivered under another's name.
+ * incoming/ (qfile_write.c). A file is written over only after every
+ * name it had as a message is gone for good: qmgr announces spent files
+ * in batches (at most QFREE_BATCH_MS after the first, qfile_free_flush),
+ * each batch only after an fsync of every directory a message is named
+ * in (incoming/, active/, deferred/, hold/), so that no crash can bring
+ * back an old name of a file whose pages are being written over: a write
+ * torn by a power cut could otherwise mix the old message's first page
+ * with the new one's body under the old name. After such a crash the
+ * only names left are tmp/ ones (removed at start) and, defensively,
+ * qfile_open() still refuses a file whose queue id record differs from
+ * its name (ESTALE), which qmgr removes (qmgr_job.c).
  *
  * Bounds: only files of at most QFREE_MAX_SIZE bytes are kept, and at
  * most as many as the FIFO holds records (QFREE_PIPE bytes); when it is
@@ -67,6 +73,21 @@
 #define QFREE_RETRY_S	10		/* no FIFO: look again this late */
 /* Keep files only with this much free: four times the most they take. */
 #define QFREE_MIN_FREE	(4ULL * (QFREE_PIPE / QFREE_REC) * QFREE_MAX_SIZE)
+#define QFREE_BATCH_MS	50		/* spent files wait this long at most */
+#define QFREE_PENDING	256		/* or until this many wait */
+
+/* Spent files renamed to tmp/f.ID, not yet announced (qfile_free_flush). */
+static struct qfree_spent {
+	char	 qid[QID_LEN + 1];
+	off_t	 size;
+} qfree_pending[QFREE_PENDING];
+static size_t qfree_npending;
+static int64_t qfree_since;		/* now_ms() of the oldest one */
+
+/* The directories a message is named in while it is one. */
+static const char *const qfree_dirs[] = {
+	"incoming", "active", "deferred", "hold"
+};
 
 static int
 qfree_id_ok(const char *s, size_t n)
@@ -178,6 +199,20 @@ qfree_short(void)
 	return low;
 }
 
+/* Unlink the spent files not yet announced. */
+static void
+qfree_drop_pending(void)
+{
+	char path[64];
+	size_t i;
+
+	for (i = 0; i < qfree_npending; i++)
+		if (str_fmt(path, sizeof(path), "tmp/f.%s",
+		    qfree_pending[i].qid) != -1)
+			unlink(path);
+	qfree_npending = 0;
+}
+
 void
 qfile_free_check(void)
 {
@@ -187,29 +222,90 @@ qfile_free_check(void)
 
 	if (!qfree_short() || (fd = qfree_fifo()) == -1)
 		return;
-	/* Short of space: every announced file goes (read once: ours alone). */
+	/* Short of space: every kept file goes (read once: ours alone). */
+	qfree_drop_pending();
 	while ((r = qfree_read(fd, qid, &size)) != -1)
 		if (r == 1 && str_fmt(path, sizeof(path), "tmp/f.%s", qid) != -1)
 			unlink(path);
 }
 
+/* fsync every directory a message is named in; -1 if one fails. */
+static int
+qfree_sync_dirs(void)
+{
+	static int fds[NELEM(qfree_dirs)] = { -1, -1, -1, -1 };
+	size_t i;
+
+	for (i = 0; i < NELEM(qfree_dirs); i++) {
+		if (fds[i] == -1 && (fds[i] = open(qfree_dirs[i],
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+			if (errno == ENOENT)
+				continue;	/* a queue without hold/ yet */
+			return -1;
+		}
+		if (fsync(fds[i]) == -1) {
+			log_warn("fsync %s: %s", qfree_dirs[i], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int64_t
+qfile_free_due(void)
+{
+	return qfree_npending == 0 ? -1 : qfree_since + QFREE_BATCH_MS;
+}
+
+void
+qfile_free_flush(int force)
+{
+	char rec[QFREE_REC + 1], path[64];
+	size_t i;
+	int fd;
+
+	if (qfree_npending == 0 ||
+	    (!force && qfree_npending < QFREE_PENDING &&
+	    now_ms() < qfree_since + QFREE_BATCH_MS))
+		return;
+	if (qfree_short() || (fd = qfree_fifo()) == -1 ||
+	    qfree_sync_dirs() == -1) {
+		qfree_drop_pending();
+		return;
+	}
+	for (i = 0; i < qfree_npending; i++) {
+		/* Written whole or not at all (below PIPE_BUF); EAGAIN: full. */
+		if (str_fmt(rec, sizeof(rec), "%s %0*lld\n",
+		    qfree_pending[i].qid, QFREE_SIZE_DIGITS,
+		    (long long)qfree_pending[i].size) != QFREE_REC ||
+		    write(fd, rec, QFREE_REC) != QFREE_REC) {
+			if (str_fmt(path, sizeof(path), "tmp/f.%s",
+			    qfree_pending[i].qid) != -1)
+				unlink(path);
+		}
+	}
+	qfree_npending = 0;
+}
+
 int
 qfile_recycle(const char *path, const char *qid, off_t size)
 {
-	char dst[64], rec[QFREE_REC + 1];
-	int fd;
+	char dst[64];
+	struct qfree_spent *p;
 
 	if (size < 0 || size > QFREE_MAX_SIZE || strlen(qid) != QID_LEN ||
 	    qfree_short() ||
-	    (fd = qfree_fifo()) == -1 ||
+	    qfree_fifo() == -1 ||
 	    str_fmt(dst, sizeof(dst), "tmp/f.%s", qid) == -1 ||
-	    str_fmt(rec, sizeof(rec), "%s %0*lld\n", qid, QFREE_SIZE_DIGITS,
-	    (long long)size) != QFREE_REC ||
 	    rename(path, dst) == -1)
 		return unlink(path);
-	/* Written whole or not at all (below PIPE_BUF); EAGAIN: pool full. */
-	if (write(fd, rec, QFREE_REC) != QFREE_REC)
-		unlink(dst);
+	if (qfree_npending == QFREE_PENDING)
+		qfile_free_flush(1);
+	if (qfree_npending == 0)
+		qfree_since = now_ms();
+	p = &qfree_pending[qfree_npending++];
+	str_copy(p->qid, qid, sizeof(p->qid));
+	p->size = size;
 	return 0;
 }
 

@@ -481,6 +481,7 @@ qmgr_run(int fifo, int ctl)
 {
 	int incoming_dirty = 1, deferred_dirty = 1;
 	int64_t next_scan = now_ms() + QMGR_RESCAN_MS, stop_at = 0, now;
+	int64_t wait_ms, due;
 	size_t i;
 
 	while (!qmgr_stop || qmgr_busy > 0) {
@@ -491,6 +492,7 @@ qmgr_run(int fifo, int ctl)
 		qmgr_refill(&incoming_dirty, &deferred_dirty);
 		qmgr_schedule();
 		qfile_free_check();	/* kept queue files go when space is short */
+		qfile_free_flush(0);	/* announce spent files, after a sync */
 		now = now_ms();
 		if (qmgr_next_due != 0 && time(NULL) >= qmgr_next_due) {
 			qmgr_next_due = 0;
@@ -507,8 +509,10 @@ qmgr_run(int fifo, int ctl)
 			next_scan = now + QMGR_RESCAN_MS;
 			continue;
 		}
-		if (qmgr_poll(fifo, ctl, next_scan - now > 1000 ? 1000 :
-		    (int)(next_scan - now)))
+		wait_ms = next_scan - now > 1000 ? 1000 : next_scan - now;
+		if ((due = qfile_free_due()) != -1 && due - now < wait_ms)
+			wait_ms = due > now ? due - now : 0;
+		if (qmgr_poll(fifo, ctl, (int)wait_ms))
 			incoming_dirty = 1;
 	}
 	for (i = 0; i < qmgr_nslots; i++)

@@ -26,14 +26,15 @@ apt-get update -qq
 # Tests: Debian's python3 (configure picks /usr/bin/python3 whatever python3
 # is first on PATH) and aiosmtpd (a real SMTP sink); the clients the
 # integration tests drive: swaks with the Perl modules it needs for TLS and
-# SASL (Recommends of swaks), msmtp, fetchmail, curl, isync (mbsync).
+# SASL (Recommends of swaks), msmtp, fetchmail, curl, isync (mbsync);
+# strace (test_qfile_reuse.py watches the order of qmgr's system calls).
 apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake pkg-config \
 	libssl-dev libsasl2-dev libsasl2-modules libsasl2-modules-db sasl2-bin \
 	libpcre2-dev zlib1g-dev libdb-dev libcrypt-dev libcmocka-dev mandoc cppcheck \
 	python3 python3-aiosmtpd \
 	swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl \
-	msmtp fetchmail curl isync openssl ca-certificates
+	msmtp fetchmail curl isync openssl ca-certificates strace
 if [ "$pkg" = yes ]; then
 	# The package build (debhelper runs dh_autoreconf), lintian; the
 	# package test: systemd for systemd-analyze and systemd-socket-activate

@@ -31,7 +31,7 @@ def run_cmd(argv, input=None, timeout=20, env=None):
 CLIENT_PACKAGES = {
     "swaks": "swaks", "msmtp": "msmtp", "fetchmail": "fetchmail",
     "curl": "curl", "openssl": "openssl", "mbsync": "isync", "make": "make",
-    "setpriv": "util-linux",
+    "setpriv": "util-linux", "strace": "strace",
 }
 # Perl modules swaks names when it cannot do something, and their packages.
 PERL_PACKAGES = {

@@ -13,6 +13,11 @@ common/qfile_free.c), through the real master.
   the same: its old bytes give the new message no recipient.
 - A file over 32 KiB is not kept (unlinked as before; the large message
   took the one kept file, so none is left).
+- qmgr announces a spent file only after an fsync of every queue
+  directory that names messages, so that no crash can bring back an old
+  name of a file being written over (strace of qmgr: the rename to
+  tmp/f.ID, then fsync of incoming/, active/, deferred/ and hold/, then
+  the record on private/free).
 - qmgr, started again, removes what an earlier qmgr kept and empties the
   FIFO; mail goes on.
 - After a crash a directory can still hold an old name of a file that
@@ -24,6 +29,7 @@ common/qfile_free.c), through the real master.
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 
@@ -63,6 +69,7 @@ def deliver_one(subject, body="Hello.\n"):
     tap.eq(len(got), 1, "%s delivered once" % subject)
     tap.ok(S.wait_queue_empty(10), "queue empty after %s" % subject)
     pt.poll(lambda: qid in kept(), 5)
+    time.sleep(0.2)     # qmgr announces spent files 50 ms after the first
     return qid, got
 
 
@@ -135,6 +142,55 @@ def t_large():
     tap.eq(kept(), {}, "nothing is kept: it took the one kept file")
 
 
+def t_announce_order():
+    """strace of qmgr during one delivery: the spent file is renamed to
+    tmp/f.ID, then every queue directory that names messages is fsynced,
+    and only then is its record written to private/free."""
+    if not pt.require("strace"):
+        return
+    q = procs("qmgr")
+    tap.eq(len(q), 1, "one qmgr")
+    if len(q) != 1:
+        return
+    out = os.path.join(S.tree, "qmgr.strace")
+    st = subprocess.Popen(["strace", "-f", "-y", "-s", "64", "-o", out,
+                           "-e", "trace=rename,fsync,write", "-p", str(q[0])],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        attached = pt.poll(lambda: os.path.exists(out), 5)
+        time.sleep(0.3)
+        qid, _ = deliver_one("reuse-order")
+        time.sleep(0.2)
+    finally:
+        st.terminate()
+        try:
+            st.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            st.kill()
+            st.wait()
+    tap.ok(attached, "strace attached to qmgr")
+    lines = (pt.read_file(out) or b"").decode("utf-8", "replace").splitlines()
+    spent = [i for i, ln in enumerate(lines)
+             if 'rename("active/%s", "tmp/f.%s")' % (qid, qid) in ln]
+    told = [i for i, ln in enumerate(lines)
+            if "write(" in ln and "/private/free>" in ln and
+            '"%s ' % qid in ln]
+    tap.ok(spent and told and spent[0] < told[0], "qmgr renamed "
+           "active/%s to tmp/f.%s, then wrote its record" % (qid, qid),
+           "\n".join(lines[-40:]))
+    if not (spent and told):
+        return
+    synced = set()
+    for ln in lines[spent[0]:told[0]]:
+        m = re.search(r"fsync\(\d+<[^>]*/([a-z]+)>\) = 0", ln)
+        if m:
+            synced.add(m.group(1))
+    want = {d for d in ("incoming", "active", "deferred", "hold")
+            if os.path.isdir(os.path.join(S.queue_dir, d))}
+    tap.eq(sorted(synced & want), sorted(want), "between the two, qmgr "
+           "fsynced every queue directory that names messages")
+
+
 def wait_new_qmgr(old):
     return pt.poll(lambda: (lambda q: q if q and q != [old] else None)(
         procs("qmgr")), 10)
@@ -192,6 +248,6 @@ def t_stale_name():
 INO = []
 tap.run(lambda: INO.append(t_reuse()), timeout=60, name="t_reuse")
 tap.run(lambda: t_cut(INO[0] if INO else None), timeout=60, name="t_cut")
-for fn in (t_torn, t_large, t_restart, t_stale_name):
+for fn in (t_torn, t_large, t_announce_order, t_restart, t_stale_name):
     tap.run(fn, timeout=60, name=fn.__name__)
 tap.done()
