@@ -114,7 +114,7 @@ void qfile_abort(struct qfile_writer *);
 int qfile_recycle(const char *path, const char *qid, off_t size);
 /*
  * qmgr, in its loop: announce the files qfile_recycle() kept, once the
- * oldest has waited 50 ms (or 256 wait, or force), after an fsync of
+ * oldest has waited 200 ms (or 256 wait, or force), after an fsync of
  * every queue directory that names messages. qfile_free_due() is the
  * now_ms() by which to call it again, -1 when nothing waits.
  */

@@ -31,7 +31,8 @@
  * name it had as a message is gone for good: qmgr announces spent files
  * in batches (at most QFREE_BATCH_MS after the first, qfile_free_flush),
  * each batch only after an fsync of every directory a message is named
- * in (incoming/, active/, deferred/, hold/), so that no crash can bring
+ * in (incoming/, active/, deferred/, hold/; those that changed since
+ * their last fsync, qfree_sync_dirs), so that no crash can bring
  * back an old name of a file whose pages are being written over: a write
  * torn by a power cut could otherwise mix the old message's first page
  * with the new one's body under the old name. After such a crash the
@@ -40,10 +41,12 @@
  * its name (ESTALE), which qmgr removes (qmgr_job.c).
  *
  * Bounds: only files of at most QFREE_MAX_SIZE bytes are kept, and at
- * most as many as the FIFO holds records (QFREE_PIPE bytes); when it is
- * full the file is unlinked. Kept files hold disk space that deliveries
- * may need: only while the queue's file system has QFREE_MIN_FREE bytes
- * free (four times the most they can take, 256 MiB) are files kept, and
+ * most as many as the FIFO holds records (QFREE_PIPE bytes), and
+ * QFREE_PENDING more waiting to be announced; beyond that the file is
+ * unlinked. Kept files hold disk space that deliveries may need: only
+ * while the queue's file system has QFREE_MIN_FREE bytes free (256 MiB,
+ * over three times the most they can take: 2304 files of 32 KiB) are
+ * files kept, and
  * below that qmgr gives back what is kept within a second
  * (qfile_free_check). qmgr removes every tmp/f.* when it starts and
  * empties the FIFO, so nothing announced before survives it.
@@ -71,9 +74,9 @@
 #define QFREE_PIPE	65536		/* FIFO capacity: 2048 records */
 #define QFREE_MAX_SIZE	(32 * 1024)	/* larger files are unlinked */
 #define QFREE_RETRY_S	10		/* no FIFO: look again this late */
-/* Keep files only with this much free: four times the most they take. */
+/* Keep files only with this much free: four times what the FIFO holds. */
 #define QFREE_MIN_FREE	(4ULL * (QFREE_PIPE / QFREE_REC) * QFREE_MAX_SIZE)
-#define QFREE_BATCH_MS	50		/* spent files wait this long at most */
+#define QFREE_BATCH_MS	200		/* spent files wait this long at most */
 #define QFREE_PENDING	256		/* or until this many wait */
 
 /* Spent files renamed to tmp/f.ID, not yet announced (qfile_free_flush). */
@@ -229,24 +232,52 @@ qfile_free_check(void)
 			unlink(path);
 }
 
-/* fsync every directory a message is named in; -1 if one fails. */
+/*
+ * fsync every directory a message is named in; -1 if one fails. One
+ * whose mtime is the same as at its last fsync, taken at least
+ * QFREE_QUIET_S after that mtime (so that a later change cannot share
+ * its clock tick), has lost no name since and is skipped: deferred/ and
+ * hold/ mostly, and every one of them when mail is not moving.
+ */
+#define QFREE_QUIET_S	2
+
 static int
 qfree_sync_dirs(void)
 {
-	static int fds[NELEM(qfree_dirs)] = { -1, -1, -1, -1 };
+	static struct {
+		int		 fd;
+		struct timespec	 mtime;	/* at the last fsync */
+		time_t		 when;	/* time(NULL) just before its fstat */
+	} d[NELEM(qfree_dirs)] = {
+		{ -1, { 0, 0 }, 0 }, { -1, { 0, 0 }, 0 },
+		{ -1, { 0, 0 }, 0 }, { -1, { 0, 0 }, 0 }
+	};
+	struct stat st;
+	time_t now;
 	size_t i;
 
 	for (i = 0; i < NELEM(qfree_dirs); i++) {
-		if (fds[i] == -1 && (fds[i] = open(qfree_dirs[i],
+		if (d[i].fd == -1 && (d[i].fd = open(qfree_dirs[i],
 		    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 			if (errno == ENOENT)
 				continue;	/* a queue without hold/ yet */
 			return -1;
 		}
-		if (fsync(fds[i]) == -1) {
+		now = time(NULL);
+		if (fstat(d[i].fd, &st) == -1)
+			return -1;
+		if (d[i].when != 0 &&
+		    st.st_mtim.tv_sec == d[i].mtime.tv_sec &&
+		    st.st_mtim.tv_nsec == d[i].mtime.tv_nsec &&
+		    d[i].when >= d[i].mtime.tv_sec + QFREE_QUIET_S)
+			continue;
+		if (fsync(d[i].fd) == -1) {
 			log_warn("fsync %s: %s", qfree_dirs[i], strerror(errno));
+			d[i].when = 0;
 			return -1;
 		}
+		d[i].mtime = st.st_mtim;
+		d[i].when = now;
 	}
 	return 0;
 }

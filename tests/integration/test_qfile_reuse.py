@@ -13,11 +13,10 @@ common/qfile_free.c), through the real master.
   the same: its old bytes give the new message no recipient.
 - A file over 32 KiB is not kept (unlinked as before; the large message
   took the one kept file, so none is left).
-- qmgr announces a spent file only after an fsync of every queue
-  directory that names messages, so that no crash can bring back an old
-  name of a file being written over (strace of qmgr: the rename to
-  tmp/f.ID, then fsync of incoming/, active/, deferred/ and hold/, then
-  the record on private/free).
+- qmgr announces a spent file only after an fsync of the queue
+  directories that named it, so that no crash can bring back an old name
+  of a file being written over (strace of qmgr: the rename to tmp/f.ID,
+  then fsync of incoming/ and active/, then the record on private/free).
 - qmgr, started again, removes what an earlier qmgr kept and empties the
   FIFO; mail goes on.
 - After a crash a directory can still hold an old name of a file that
@@ -69,7 +68,7 @@ def deliver_one(subject, body="Hello.\n"):
     tap.eq(len(got), 1, "%s delivered once" % subject)
     tap.ok(S.wait_queue_empty(10), "queue empty after %s" % subject)
     pt.poll(lambda: qid in kept(), 5)
-    time.sleep(0.2)     # qmgr announces spent files 50 ms after the first
+    time.sleep(0.4)     # qmgr announces spent files 200 ms after the first
     return qid, got
 
 
@@ -144,8 +143,8 @@ def t_large():
 
 def t_announce_order():
     """strace of qmgr during one delivery: the spent file is renamed to
-    tmp/f.ID, then every queue directory that names messages is fsynced,
-    and only then is its record written to private/free."""
+    tmp/f.ID, then incoming/ and active/ are fsynced, and only then is
+    its record written to private/free."""
     if not pt.require("strace"):
         return
     q = procs("qmgr")
@@ -185,10 +184,12 @@ def t_announce_order():
         m = re.search(r"fsync\(\d+<[^>]*/([a-z]+)>\) = 0", ln)
         if m:
             synced.add(m.group(1))
-    want = {d for d in ("incoming", "active", "deferred", "hold")
-            if os.path.isdir(os.path.join(S.queue_dir, d))}
-    tap.eq(sorted(synced & want), sorted(want), "between the two, qmgr "
-           "fsynced every queue directory that names messages")
+    # The message lost its names in incoming/ and active/: those must be
+    # on disk. (deferred/ and hold/ changed in no way qmgr could miss.)
+    want = {"incoming", "active"}
+    tap.ok(want <= synced, "between the two, qmgr fsynced incoming/ and "
+           "active/, where the message had its names",
+           "\n".join(lines[spent[0]:told[0]]))
 
 
 def wait_new_qmgr(old):
