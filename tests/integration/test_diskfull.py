@@ -24,11 +24,9 @@ image), the Maildirs on another one.
 imapd's APPEND on a full Maildir file system is tested by test_imap.py
 (t_disk_full, a 600 KB tmpfs): not repeated here.
 """
-import atexit
 import os
 import pwd
 import re
-import signal
 import socket
 import sys
 import threading
@@ -37,7 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import postern_test as pt  # noqa: E402
 from postern_test import tap  # noqa: E402
-from smallfs import free_bytes, mount_small, umount_all  # noqa: E402
+from smallfs import cleanup_at_exit, free_bytes, mount_and_start  # noqa: E402
 
 if not pt.IS_ROOT:
     tap.skip_all("not running as root (mounting the small file systems needs root)")
@@ -125,40 +123,10 @@ except Exception as e:
     tap.done()
 
 
-def _cleanup():
-    S._kill_all()
-    umount_all()
+cleanup_at_exit(S)     # before the harness removes the tree
 
-
-atexit.register(_cleanup)   # runs before the harness removes the tree
-for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-    _prev = signal.getsignal(_sig)
-
-    def _on_sig(signum, frame, _prev=_prev):
-        _cleanup()
-        if callable(_prev):
-            _prev(signum, frame)
-        os._exit(128 + signum)
-    signal.signal(_sig, _on_sig)
-
-kind_q, why_q = mount_small(S.state_dir, QUEUE_FS_KB, 0, 0, 0o755)
-kind_m, why_m = (None, "not tried")
-if kind_q:
-    kind_m, why_m = mount_small(S.mail_root, MAIL_FS_KB, VM.pw_uid, VM.pw_gid, 0o700)
-if not (kind_q and kind_m):
-    why = why_q or why_m
-    if os.environ.get("POSTERN_TEST_MISSING") == "skip":
-        tap.skip_all("cannot mount a small file system: %s" % why)
-    tap.ok(False, "a small file system can be mounted (needs CAP_SYS_ADMIN: "
-           "tmpfs, or a loop device and e2fsprogs) -- %s" % why, why)
-    tap.done()
-tap.ok(True, "queue on a %d KB %s, Maildirs on a %d KB %s"
-       % (QUEUE_FS_KB, kind_q, MAIL_FS_KB, kind_m))
-try:
-    S.start()
-except Exception as e:
-    tap.ok(False, "the suite starts (postern run answers 220)", str(e))
-    tap.done()
+mount_and_start(S, [(S.state_dir, QUEUE_FS_KB, 0, 0, 0o755),
+                    (S.mail_root, MAIL_FS_KB, VM.pw_uid, VM.pw_gid, 0o700)])
 
 MAIL_FILLER = os.path.join(S.mail_root, "filler")
 QUEUE_FILLER = os.path.join(S.state_dir, "filler")
@@ -456,5 +424,4 @@ tap.run(t_queue_full, timeout=90)
 tap.run(t_load, timeout=150)
 tap.run(t_space_back, timeout=120)
 S.stop()
-_cleanup()
 tap.done()

@@ -14,15 +14,13 @@ else a loop-mounted ext4 image).
   spent file is kept.
 - The filler removed, spent files are kept again.
 """
-import atexit
 import os
-import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import postern_test as pt  # noqa: E402
 from postern_test import tap  # noqa: E402
-from smallfs import free_bytes, mount_small, umount_all  # noqa: E402
+from smallfs import cleanup_at_exit, free_bytes, mount_and_start, umount_all  # noqa: E402
 
 if not pt.IS_ROOT:
     tap.skip_all("not running as root (mounting the file system needs root)")
@@ -39,35 +37,9 @@ except Exception as e:
     tap.done()
 
 
-def _cleanup():
-    S._kill_all()
-    umount_all()
+cleanup_at_exit(S)     # before the harness removes the tree
 
-
-atexit.register(_cleanup)   # runs before the harness removes the tree
-for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-    _prev = signal.getsignal(_sig)
-
-    def _on_sig(signum, frame, _prev=_prev):
-        _cleanup()
-        if callable(_prev):
-            _prev(signum, frame)
-        os._exit(128 + signum)
-    signal.signal(_sig, _on_sig)
-
-kind, why = mount_small(S.state_dir, QUEUE_FS_KB, 0, 0, 0o755)
-if not kind:
-    if os.environ.get("POSTERN_TEST_MISSING") == "skip":
-        tap.skip_all("cannot mount a file system: %s" % why)
-    tap.ok(False, "a 320 MiB file system can be mounted (needs CAP_SYS_ADMIN: "
-           "tmpfs, or a loop device and e2fsprogs) -- %s" % why, why)
-    tap.done()
-tap.ok(True, "queue on a %d MiB %s" % (QUEUE_FS_KB // 1024, kind))
-try:
-    S.start()
-except Exception as e:
-    tap.ok(False, "the suite starts (postern run answers 220)", str(e))
-    tap.done()
+mount_and_start(S, [(S.state_dir, QUEUE_FS_KB, 0, 0, 0o755)])
 
 TMP = os.path.join(S.queue_dir, "tmp")
 FILLER = os.path.join(S.state_dir, "filler")
