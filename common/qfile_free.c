@@ -103,6 +103,43 @@ qfree_id_ok(const char *s, size_t n)
 	return 1;
 }
 
+/* The name of a kept file: tmp/f.<qid>. 0 or -1. */
+static int
+qfree_name(char *buf, size_t len, const char *qid)
+{
+	return str_fmt(buf, len, "tmp/f.%s", qid) == -1 ? -1 : 0;
+}
+
+/* Give a kept file back to the file system. */
+static void
+qfree_unlink(const char *qid)
+{
+	char path[64];
+
+	if (qfree_name(path, sizeof(path), qid) == 0)
+		unlink(path);
+}
+
+/*
+ * Open the FIFO with flags into *fd, at most once per QFREE_RETRY_S
+ * while it is missing (inetd setups, tests). 0, or -1 with *fd -1.
+ */
+static int
+qfree_open(int *fd, time_t *next_try, int flags)
+{
+	time_t now;
+
+	if (*fd != -1)
+		return 0;
+	if ((now = time(NULL)) < *next_try)
+		return -1;
+	if ((*fd = open(QFILE_FREE_FIFO, flags | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		*next_try = now + QFREE_RETRY_S;
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Read one record from fd into qid (QID_LEN + 1 bytes) and *size. 1 a
  * record, 0 one that is not well formed (cannot happen with whole
@@ -136,21 +173,12 @@ qfile_claim(const char *tmppath, off_t *oldsize)
 	unsigned long long size;
 	int qf, tries, r;
 
-	if (fd == -1) {
-		time_t now = time(NULL);
-
-		if (now < next_try)
-			return -1;
-		if ((fd = open(QFILE_FREE_FIFO, O_RDONLY | O_NONBLOCK |
-		    O_CLOEXEC)) == -1) {
-			next_try = now + QFREE_RETRY_S;	/* inetd setups, tests */
-			return -1;
-		}
-	}
+	if (qfree_open(&fd, &next_try, O_RDONLY) == -1)
+		return -1;
 	for (tries = 0; tries < 4; tries++) {
 		if ((r = qfree_read(fd, qid, &size)) == -1)
 			return -1;
-		if (r == 0 || str_fmt(src, sizeof(src), "tmp/f.%s", qid) == -1)
+		if (r == 0 || qfree_name(src, sizeof(src), qid) == -1)
 			continue;
 		if (rename(src, tmppath) == -1)
 			continue;	/* removed when qmgr started again */
@@ -170,17 +198,12 @@ qfree_fifo(void)
 {
 	static int fd = -1;
 	static time_t next_try;
-	time_t now;
 
 	if (fd != -1)
 		return fd;
-	if ((now = time(NULL)) < next_try)
-		return -1;
 	/* O_RDWR: never ENXIO while no writer holds it open for reading. */
-	if ((fd = open(QFILE_FREE_FIFO, O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1) {
-		next_try = now + QFREE_RETRY_S;
+	if (qfree_open(&fd, &next_try, O_RDWR) == -1)
 		return -1;
-	}
 	(void)fcntl(fd, F_SETPIPE_SZ, QFREE_PIPE);	/* bounds the pool */
 	return fd;
 }
@@ -206,20 +229,17 @@ qfree_short(void)
 static void
 qfree_drop_pending(void)
 {
-	char path[64];
 	size_t i;
 
 	for (i = 0; i < qfree_npending; i++)
-		if (str_fmt(path, sizeof(path), "tmp/f.%s",
-		    qfree_pending[i].qid) != -1)
-			unlink(path);
+		qfree_unlink(qfree_pending[i].qid);
 	qfree_npending = 0;
 }
 
 void
 qfile_free_check(void)
 {
-	char qid[QID_LEN + 1], path[64];
+	char qid[QID_LEN + 1];
 	unsigned long long size;
 	int fd, r;
 
@@ -228,8 +248,8 @@ qfile_free_check(void)
 	/* Short of space: every kept file goes (read once: ours alone). */
 	qfree_drop_pending();
 	while ((r = qfree_read(fd, qid, &size)) != -1)
-		if (r == 1 && str_fmt(path, sizeof(path), "tmp/f.%s", qid) != -1)
-			unlink(path);
+		if (r == 1)
+			qfree_unlink(qid);
 }
 
 /*
@@ -291,7 +311,7 @@ qfile_free_due(void)
 void
 qfile_free_flush(int force)
 {
-	char rec[QFREE_REC + 1], path[64];
+	char rec[QFREE_REC + 1];
 	size_t i;
 	int fd;
 
@@ -309,11 +329,8 @@ qfile_free_flush(int force)
 		if (str_fmt(rec, sizeof(rec), "%s %0*lld\n",
 		    qfree_pending[i].qid, QFREE_SIZE_DIGITS,
 		    (long long)qfree_pending[i].size) != QFREE_REC ||
-		    write(fd, rec, QFREE_REC) != QFREE_REC) {
-			if (str_fmt(path, sizeof(path), "tmp/f.%s",
-			    qfree_pending[i].qid) != -1)
-				unlink(path);
-		}
+		    write(fd, rec, QFREE_REC) != QFREE_REC)
+			qfree_unlink(qfree_pending[i].qid);
 	}
 	qfree_npending = 0;
 }
@@ -327,7 +344,7 @@ qfile_recycle(const char *path, const char *qid, off_t size)
 	if (size < 0 || size > QFREE_MAX_SIZE || strlen(qid) != QID_LEN ||
 	    qfree_short() ||
 	    qfree_fifo() == -1 ||
-	    str_fmt(dst, sizeof(dst), "tmp/f.%s", qid) == -1 ||
+	    qfree_name(dst, sizeof(dst), qid) == -1 ||
 	    rename(path, dst) == -1)
 		return unlink(path);
 	if (qfree_npending == QFREE_PENDING)
