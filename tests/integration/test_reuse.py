@@ -139,11 +139,17 @@ def check_chroot(pid, who):
 
 # ---------------------------------------------------------------- tests
 
-def switches(pid):
-    """Context switches of a process so far (voluntary + involuntary)."""
+def wakes(pid):
+    """Times a process has slept and been woken so far (its voluntary
+    context switches; involuntary ones are the scheduler's, not its own)."""
     with open("/proc/%d/status" % pid) as f:
         return sum(int(line.split()[1]) for line in f
-                   if line.split(":")[0].endswith("ctxt_switches"))
+                   if line.split(":")[0] == "voluntary_ctxt_switches")
+
+
+# The pool parent's idle check runs every max_idle/4, at least 250 ms, while
+# more than one worker lives (common/listen_pool.c, LP_TICK_MIN_MS).
+TICK = max(MAX_IDLE / 4.0, 0.25)
 
 
 def t_smtpd_reuse():
@@ -151,7 +157,8 @@ def t_smtpd_reuse():
     before = len(S.maildir_messages(ALICE))
     pids, codes = [], []
     parent = parent_and_workers("smtpd")[0]
-    sw0 = switches(parent[0]) if parent else 0
+    sw0 = wakes(parent[0]) if parent else 0
+    t0 = time.monotonic()
     for i in range(n):
         pid, (code, _) = session_pid("smtpd", lambda: S.send("reuse-%d" % i))
         pids.append(pid)
@@ -160,10 +167,19 @@ def t_smtpd_reuse():
     if parent:
         # Workers mark busy/idle on the shared board; the parent wakes for
         # a spare, a worker's exit (max_use) or its max_idle/4 tick only.
-        sw = switches(parent[0]) - sw0
-        tap.diag("smtpd parent: %d context switches over %d sessions" % (sw, n))
-        tap.ok(sw < n, "the smtpd parent is not woken for every session "
-               "(%d context switches for %d sessions)" % (sw, n))
+        # Only its own sleeps count: with involuntary switches too, a busy
+        # machine once gave 21 for 20 sessions (CI, ASan; 10 to 14 of which
+        # 3 or 4 voluntary here). The ticks depend on how long the sessions
+        # took, so they are taken out. What is left are spares and exits: a few
+        # for 20 sessions (3 or 4 here), against about one per session
+        # (19 for 20) when a worker tells the parent each time it is busy.
+        sw = wakes(parent[0]) - sw0
+        ticks = int((time.monotonic() - t0) / TICK) + 1
+        tap.diag("smtpd parent: woken %d times over %d sessions, of which up to "
+                 "%d for its idle check" % (sw, n, ticks))
+        tap.ok(sw - ticks < n // 2, "the smtpd parent is not woken for every session "
+               "(%d wakes, %d of them ticks at most, for %d sessions)"
+               % (sw, min(sw, ticks), n))
     tap.ok(None not in pids, "each session's smtpd pid is in the log", pids)
     counts = collections.Counter(p for p in pids if p is not None)
     tap.diag("smtpd workers per session: %s" % dict(counts))
