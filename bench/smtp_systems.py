@@ -166,6 +166,34 @@ def fs_type(path):
     return kind
 
 
+def disk_of(path):
+    """The sysfs directory of the whole disk that holds path (a partition's
+    parent; a loop device itself), or None."""
+    st = os.stat(path)
+    try:
+        d = os.path.realpath("/sys/dev/block/%d:%d" % (os.major(st.st_dev),
+                                                       os.minor(st.st_dev)))
+    except OSError:
+        return None
+    if os.path.exists(os.path.join(d, "partition")):
+        d = os.path.dirname(d)
+    return d if os.path.exists(os.path.join(d, "stat")) else None
+
+
+def disk_counts(sysdir):
+    """(write requests, flush requests) completed so far by a disk
+    (Documentation/block/stat.rst: fields 5 and 16; flushes since Linux
+    5.5), or None."""
+    if sysdir is None:
+        return None
+    try:
+        with open(os.path.join(sysdir, "stat")) as f:
+            v = f.read().split()
+    except OSError:
+        return None
+    return (int(v[4]), int(v[15])) if len(v) >= 17 else None
+
+
 def fsync_latency(top, rounds=50):
     """Median milliseconds of fsync(4 KiB file) and of create+fsync(dir)."""
     d = os.path.join(top, "fsync-probe")
