@@ -168,11 +168,11 @@ def t_smtpd_reuse():
         # Workers mark busy/idle on the shared board; the parent wakes for
         # a spare, a worker's exit (max_use) or its max_idle/4 tick only.
         # Only its own sleeps count: with involuntary switches too, a busy
-        # machine once gave 21 for 20 sessions (CI, ASan; 10 to 14 of which
-        # 3 or 4 voluntary here). The ticks depend on how long the sessions
-        # took, so they are taken out. What is left are spares and exits: a few
-        # for 20 sessions (3 or 4 here), against about one per session
-        # (19 for 20) when a worker tells the parent each time it is busy.
+        # machine once gave 21 for 20 sessions (CI, ASan; here 10 to 14, of
+        # which 3 to 5 voluntary). The ticks depend on how long the sessions
+        # took, so they are taken out. What is left are spares and exits:
+        # 3 to 5 for 20 sessions here, against 20 to 22 when a worker tells
+        # the parent each time it is busy.
         sw = wakes(parent[0]) - sw0
         ticks = int((time.monotonic() - t0) / TICK) + 1
         tap.diag("smtpd parent: woken %d times over %d sessions, of which up to "
