@@ -272,6 +272,8 @@ qfree_sync_dirs(void)
 		{ -1, { 0, 0 }, 0 }, { -1, { 0, 0 }, 0 },
 		{ -1, { 0, 0 }, 0 }, { -1, { 0, 0 }, 0 }
 	};
+	/* One initializer per directory: a missing one would be fd 0. */
+	_Static_assert(NELEM(qfree_dirs) == 4, "qfree_dirs and d[] differ");
 	struct stat st;
 	time_t now;
 	size_t i;
