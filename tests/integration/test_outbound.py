@@ -317,12 +317,23 @@ def qids_for(a, rcpt):
 
 
 def queue_delete(a, rcpt):
-    """Remove the messages for rcpt that stay deferred (through the tool)."""
-    ok = True
-    for q in qids_for(a, rcpt):
+    """Remove the messages for rcpt that stay deferred (through the tool),
+    and wait until their files are gone. The smtp client logs its reason
+    before qmgr logs the "to=" line that names the recipient, so the queue
+    ids are waited for: with none found nothing would be deleted, and the
+    message would be retried through the later tests."""
+    qids = poll(lambda: qids_for(a, rcpt), 20)
+    if not qids:
+        tap.diag("no queue id logged for <%s>" % rcpt)
+        return False
+    for q in qids:
         r = run_cmd([POSTERN, "queue", "-c", a.conf, "delete", q])
-        ok = ok and r.returncode == 0
-    return ok
+        if r.returncode != 0:
+            tap.diag("queue delete %s: %s%s" % (q, r.stdout, r.stderr))
+            return False
+    # A message being delivered is deleted when the attempt ends.
+    return poll(lambda: not any(os.path.basename(f) in qids
+                                for f in a.queue_files()), 20)
 
 
 def test_tls_required(a):
