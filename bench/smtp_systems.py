@@ -243,8 +243,9 @@ class Postern:
     """A postern suite; name "baseline" for a second build (--baseline)."""
 
     def __init__(self, top, binary, timeout, checks=(0, 0), cgroup=True,
-                 name="postern"):
+                 name="postern", params=()):
         self.name = name
+        self.params = list(params)
         self.top = os.path.join(top, name)
         self.group = sm.Group(self.name, cgroup)
         self.group.root_pid = lambda: self.proc.pid if self.proc else None
@@ -284,6 +285,9 @@ class Postern:
                 f.write("header_checks = %s\n" % hc)
             if bc:
                 f.write("body_checks = %s\n" % bc)
+            for kv in self.params:
+                name, value = kv.split("=", 1)
+                f.write("%s = %s\n" % (name.strip(), value.strip()))
         rc, out, err = run_cmd([self.binary, "user", "add", "-c", self.conf,
                                 RCPT], input_text=PASSWORD + "\n")
         if rc != 0:

@@ -95,7 +95,7 @@ const struct conf_param conf_params[] = {
 	    "idle time before an SMTP session is closed" },
 	{ "smtpd_process_limit", CONF_UINT, "100", F(smtpd_process_limit), 0,
 	    "concurrent SMTP sessions; more wait in the listen queue" },
-	{ "max_use", CONF_UINT, "100", F(max_use), 0,
+	{ "max_use", CONF_UINT, "1000", F(max_use), 0,
 	    "connections (or delivery requests) one smtpd, submitd or deliver process serves before it exits (0: no limit)" },
 	{ "max_idle", CONF_DURATION, "100s", F(max_idle), 0,
 	    "how long an idle smtpd, submitd or deliver process waits for a connection before it exits (0: forever)" },
