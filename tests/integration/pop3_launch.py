@@ -15,7 +15,6 @@ deliver_file() writes a message into a Maildir exactly as deliver names
 it: <sec>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<wire size> (LF line ends).
 """
 
-import grp
 import os
 import pwd
 import signal

@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import (POSTERN, Suite, poll, read_file, run_cmd,  # noqa: E402
+from postern_test import (POSTERN, Suite, read_file, run_cmd,  # noqa: E402
                           tap, header_values, make_message)
 
 ALICE = "alice@example.test"

@@ -204,7 +204,6 @@ def parse_bounce(a, subject, timeout=25):
 
 
 def test_bounce(a):
-    f = FAKES["reject"]
     code, _ = send_from(a, "alice@example.test", "to-reject@example.test", "bounce-1")
     tap.eq(code, 250, "accepted for a server that says 550")
     data = parse_bounce(a, "bounce-1")

@@ -22,7 +22,6 @@ import smtplib
 import socket
 import ssl
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import postern_test as pt  # noqa: E402
