@@ -723,6 +723,27 @@ class Suite:
                 pass
         return out
 
+    def delete_queued_for(self, rcpt, timeout=20):
+        """Delete, with `postern queue delete`, every message the log shows
+        for the recipient rcpt, and wait until their files are gone (a
+        message being delivered is deleted when the attempt ends). False
+        when no queue id is logged for rcpt within timeout: the smtp
+        client logs its reason before qmgr logs the "to=" line, and a
+        delete with no id would delete nothing and leave the message to
+        be retried through the tests after it."""
+        pat = re.compile(r"([0-9A-Z]{20}): to=<%s>" % re.escape(rcpt))
+        qids = poll(lambda: sorted(set(pat.findall(self.log_text()))), timeout)
+        if not qids:
+            tap.diag("no queue id logged for <%s>" % rcpt)
+            return False
+        for q in qids:
+            r = run_cmd([POSTERN, "queue", "-c", self.conf, "delete", q])
+            if r.returncode != 0:
+                tap.diag("queue delete %s: %s%s" % (q, r.stdout, r.stderr))
+                return False
+        return poll(lambda: not any(os.path.basename(f) in qids
+                                    for f in self.queue_files()), timeout)
+
     def wait_queue_empty(self, timeout=20):
         return poll(lambda: not self.queue_files(), timeout)
 

@@ -15,7 +15,6 @@ restart loses nothing.
 """
 
 import email
-import re
 import email.policy
 import os
 import pwd
@@ -25,8 +24,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_test import (PASSWORD, POSTERN, Suite, poll, tap,  # noqa: E402
-                          make_message, free_port, run_cmd)
+from postern_test import (PASSWORD, Suite, poll, tap,  # noqa: E402
+                          make_message, free_port)
 from fake_smtp import FakeSMTP  # noqa: E402
 import postern_test as pt  # noqa: E402
 
@@ -307,32 +306,7 @@ def test_injection(a):
     tap.eq(f.messages(), [], "no message went over the compromised connection")
     tap.ok(a.queue_files(),
            "the message stays queued (deferred), not lost")
-    tap.ok(queue_delete(a, "user@inject.test"), "postern queue delete removes it")
-
-
-def qids_for(a, rcpt):
-    return sorted(set(re.findall(r"([0-9A-Z]{20}): to=<%s>" % re.escape(rcpt),
-                                 a.log_text())))
-
-
-def queue_delete(a, rcpt):
-    """Remove the messages for rcpt that stay deferred (through the tool),
-    and wait until their files are gone. The smtp client logs its reason
-    before qmgr logs the "to=" line that names the recipient, so the queue
-    ids are waited for: with none found nothing would be deleted, and the
-    message would be retried through the later tests."""
-    qids = poll(lambda: qids_for(a, rcpt), 20)
-    if not qids:
-        tap.diag("no queue id logged for <%s>" % rcpt)
-        return False
-    for q in qids:
-        r = run_cmd([POSTERN, "queue", "-c", a.conf, "delete", q])
-        if r.returncode != 0:
-            tap.diag("queue delete %s: %s%s" % (q, r.stdout, r.stderr))
-            return False
-    # A message being delivered is deleted when the attempt ends.
-    return poll(lambda: not any(os.path.basename(f) in qids
-                                for f in a.queue_files()), 20)
+    tap.ok(a.delete_queued_for("user@inject.test"), "postern queue delete removes it")
 
 
 def test_tls_required(a):
@@ -341,7 +315,7 @@ def test_tls_required(a):
     tap.eq(code, 250, "accepted for a domain with tls_policy_map encrypt")
     tap.ok(a.wait_log("TLS is required", 20), "no STARTTLS offered: deferred")
     tap.eq(f.messages(), [], "nothing was sent in clear text")
-    tap.ok(queue_delete(a, "user@plain.test"), "postern queue delete removes it")
+    tap.ok(a.delete_queued_for("user@plain.test"), "postern queue delete removes it")
 
 
 SMUGGLE = [

@@ -142,14 +142,6 @@ def deferred_line(a, rcpt):
     return out if ok else None
 
 
-def queue_delete(a, rcpt):
-    ok = True
-    for q in sorted(set(re.findall(r"([0-9A-Z]{20}): to=<%s>" % re.escape(rcpt),
-                                   a.log_text()))):
-        ok = run_cmd([POSTERN, "queue", "-c", a.conf, "delete", q]).returncode == 0 and ok
-    return ok
-
-
 def test_required(a, name, level, detail=""):
     f = FAKES[name]
     rcpt = "user@%s.test" % name
@@ -174,7 +166,7 @@ def test_required(a, name, level, detail=""):
     tap.ok(not any(x.upper().startswith(("MAIL", "RCPT", "DATA"))
                    for c in conns for x in c.commands),
            "%s: no MAIL, RCPT or DATA" % level)
-    tap.ok(queue_delete(a, rcpt), "%s: postern queue delete removes it" % level)
+    tap.ok(a.delete_queued_for(rcpt), "%s: postern queue delete removes it" % level)
 
 
 def hosts_add():
