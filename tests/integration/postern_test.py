@@ -198,16 +198,6 @@ def _kill_pg(pid):
         pass
 
 
-def _running(pid):
-    """pid exists and is not a zombie (a zombie has closed its files)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            st = f.read()
-    except OSError:
-        return False
-    return st[st.rfind(")") + 2:].split(" ", 1)[0] != "Z"
-
-
 def cleanup():
     for p in _extra_procs:
         if p.poll() is None:
@@ -631,9 +621,9 @@ class Suite:
         # The master's exit does not mean its children are gone: a killed
         # process holds its sockets until it has exited (an ASan process
         # takes a while to unmap its shadow memory), and a restart before
-        # then fails to bind its listeners (EADDRINUSE).
-        poll(lambda: not any(_running(pid) for pid in pids) and
-             not self.group_alive(), 10)
+        # then fails to bind its listeners (EADDRINUSE). A zombie has
+        # closed its files (alive() leaves zombies out).
+        poll(lambda: not alive(pids) and not self.group_alive(), 10)
         self._close_log()
 
     def _kill_all(self):
