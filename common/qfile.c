@@ -18,6 +18,10 @@
  *   notify VALUE                       optional, belongs to the rcpt above
  *   data
  *   <size bytes of content, LF line ends>
+ *   pad NNNNNNNNNN                     10 digits: that many bytes follow to
+ *                                      skip (a reused file's old tail, so
+ *                                      the file keeps its length); only
+ *                                      here, written before the commit
  *   xrcpt S PARENT ADDRESS             appended by qmgr: alias expansions
  *   delayed SECONDS                    appended by qmgr: the delay notice
  *                                      went then (RFC 3464; at most once)
@@ -350,11 +354,14 @@ qfile_parse_delayed(struct qfile *q, const char *val)
 	return 0;
 }
 
-/* xrcpt and delayed records after the content; a torn last record is ignored. */
+/*
+ * The trailer: a pad record first if the writer left one, then xrcpt and
+ * delayed records; a torn last record is ignored.
+ */
 static int
 qfile_parse_trailer(struct qfile *q, struct qrd *r, off_t fsize)
 {
-	unsigned long long parent;
+	unsigned long long parent, pad;
 	char *line, *sp;
 	const char *val;
 	off_t loff;
@@ -365,6 +372,18 @@ qfile_parse_trailer(struct qfile *q, struct qrd *r, off_t fsize)
 	q->trailer_end = q->data_off + (off_t)q->size;
 	qrd_seek(r, q->trailer_end);
 	while ((n = qrd_line(r, &line, &loff, &torn)) == 1) {
+		if ((val = qfile_field(line, "pad")) != NULL) {
+			/* Only first: the writer's, over a reused file's tail. */
+			if (loff != q->data_off + (off_t)q->size ||
+			    qrd_tell(r) > fsize || strlen(val) != PAD_DIGITS ||
+			    strspn(val, "0123456789") != PAD_DIGITS ||
+			    parse_ullong(val, 0, (unsigned long long)
+			    (fsize - qrd_tell(r)), &pad) == -1)
+				return -1;
+			q->trailer_end = qrd_tell(r) + (off_t)pad;
+			qrd_seek(r, q->trailer_end);
+			continue;
+		}
 		if ((val = qfile_field(line, "delayed")) != NULL) {
 			if (qfile_parse_delayed(q, val) == -1)
 				return -1;

@@ -150,7 +150,7 @@ struct qfile {
 	size_t	 nrcpt;
 	off_t	 data_off;		/* first content byte */
 	unsigned long long size;	/* content bytes */
-	off_t	 trailer_end;		/* end of the last whole xrcpt record */
+	off_t	 trailer_end;		/* end of the last whole trailer record or pad */
 	time_t	 delay_notice;		/* when the delay notice went; 0: not yet */
 };
 

@@ -7,8 +7,10 @@
  * FIFO private/free. A writer (smtpd, submitd, pickup, qmgr's bounces)
  * that starts a message reads one record and claims the file by renaming
  * tmp/f.ID to tmp/NEWID in the same directory; it then writes over the
- * old content in place and cuts the file to its own length before its
- * fsync (always: SIZE, what qmgr read, can miss a torn trailer record).
+ * old content in place and, before its fdatasync, covers what is left of
+ * the old content with a pad record, so the file keeps its length, or
+ * cuts it off where there is no room for one (qfile_pad; by the length
+ * fstat gives: SIZE, what qmgr read, can miss a torn trailer record).
  * A record is read by one reader only (each read of exactly one
  * record's length from a pipe takes one whole record), and qmgr
  * announces each file once, so a file is never claimed twice; a rename

@@ -20,6 +20,9 @@
 #define SIZE_DIGITS	20
 #define ATT_DIGITS	10
 #define NEXT_DIGITS	20
+#define PAD_DIGITS	10
+/* "pad N\n": N bytes to skip after it (a reused file's old tail) */
+#define QFILE_PAD_LEN	(4 + PAD_DIGITS + 1)
 
 #define QFILE_QID_CHARS	"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -28,8 +31,9 @@ int qfile_value_ok(const char *v, size_t max);
 /*
  * A spent file (tmp/f.ID, announced on private/free) renamed to tmppath
  * and open for writing, or -1 (none kept, or no FIFO: the caller creates
- * a file). *oldsize: its length as announced; the writer cuts the file
- * to its own length at commit whatever it says (qfile_free.c).
+ * a file). *oldsize: its length as announced; at commit the writer
+ * covers or cuts the old tail by the length fstat gives, whatever this
+ * says (qfile_pad in qfile_write.c).
  */
 int qfile_claim(const char *tmppath, off_t *oldsize);
 

@@ -342,17 +342,51 @@ qfile_fsync_dir(const char *dir)
 	return gcommit_fsync_known(d->fd, d->dev, d->ino);
 }
 
+/*
+ * A reused file (qfile_free.c) holds the old message's bytes past ours.
+ * Where they leave room, a pad record "pad N" after the content covers
+ * them to the end of the file, so the file keeps its length; otherwise
+ * (*cut) the file is cut to ours after the write. Its length is what
+ * fstat(2) says, not what was announced: a torn trailer record can lie
+ * past that. Old bytes must never read as trailer records.
+ */
+static int
+qfile_pad(struct qfile_writer *w, int *cut)
+{
+	char line[QFILE_PAD_LEN + 1];
+	struct stat st;
+	off_t end = w->flushed + (off_t)w->blen, gap;
+
+	*cut = 0;
+	if (fstat(w->fd, &st) == -1)
+		return qfile_wfail(w, errno);
+	if ((gap = st.st_size - end) <= 0)
+		return 0;
+	if (gap < QFILE_PAD_LEN) {
+		*cut = 1;
+		return 0;
+	}
+	if (str_fmt(line, sizeof(line), "pad %0*lld\n", PAD_DIGITS,
+	    (long long)(gap - QFILE_PAD_LEN)) != QFILE_PAD_LEN) {
+		*cut = 1;	/* a tail too long to name: cut it */
+		return 0;
+	}
+	return qfile_append(w, line, QFILE_PAD_LEN);
+}
+
 static int
 qfile_commit_dir(struct qfile_writer *w, const char *dir)
 {
 	char dst[64], digits[SIZE_DIGITS + 1];
-	int e;
+	int e, cut = 0;
 
 	if (w->fd == -1 || !w->in_data) {
 		errno = EINVAL;
 		return -1;
 	}
 	if (str_fmt(digits, sizeof(digits), "%0*llu", SIZE_DIGITS, w->size) == -1)
+		goto fail;
+	if (w->oldsize >= 0 && qfile_pad(w, &cut) == -1)
 		goto fail;
 	if (w->size_off >= w->flushed) {
 		/* Still in the buffer (most messages): one write(2) for the file. */
@@ -362,14 +396,15 @@ qfile_commit_dir(struct qfile_writer *w, const char *dir)
 	} else if (qfile_flush(w) == -1 ||
 	    pwrite(w->fd, digits, SIZE_DIGITS, w->size_off) != SIZE_DIGITS)
 		goto fail;
-	/*
-	 * A reused file: cut what is left of the old message, before the
-	 * sync. Always, not only when the announced size says it is longer:
-	 * old bytes after the content would read as trailer records.
-	 */
-	if (w->oldsize >= 0 && ftruncate(w->fd, w->flushed) == -1)
+	if (cut && ftruncate(w->fd, w->flushed) == -1)
 		goto fail;
-	if (fsync(w->fd) == -1)
+	/*
+	 * fdatasync(2): the data and what reading it needs (the size, the
+	 * blocks), not the times. A reused file that kept its length (the
+	 * pad) has no such change, so on a journalling file system this is
+	 * a data write and a cache flush, not a journal commit.
+	 */
+	if (fdatasync(w->fd) == -1)
 		goto fail;
 	if (str_fmt(dst, sizeof(dst), "%s/%s", dir, w->qid) == -1 ||
 	    rename(w->tmppath, dst) == -1)

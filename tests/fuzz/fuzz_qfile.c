@@ -37,7 +37,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    (q.rcpt[i].parent != QRCPT_NOPARENT &&
 			    q.rcpt[i].parent >= q.nrcpt))
 				__builtin_trap();
-		if ((unsigned long long)q.data_off + q.size > size)
+		if ((unsigned long long)q.data_off + q.size > size ||
+		    q.trailer_end < q.data_off + (off_t)q.size ||
+		    (unsigned long long)q.trailer_end > size)
 			__builtin_trap();
 		qfile_close(&q);
 	} else

@@ -6,11 +6,12 @@ common/qfile_free.c), through the real master.
 - After a delivery the message's file is kept as tmp/f.<queue id> and
   announced on the FIFO private/free; the next message is written into
   that same file (same inode), and the file it came from is kept in turn.
-- A kept file of a longer message is cut to the new one: the short
-  message that reuses it is delivered byte for byte, with nothing of the
-  old one after it.
-- A kept file longer than announced (a torn trailer record) is cut all
-  the same: its old bytes give the new message no recipient.
+- A kept file of a longer message keeps its length: a pad record after
+  the short message that reuses it covers the old bytes (so the file is
+  synced with fdatasync and no change of size), and the short message is
+  delivered byte for byte, with nothing of the old one after it.
+- A kept file longer than announced (a torn trailer record) is covered
+  all the same: its old bytes give the new message no recipient.
 - A file over 32 KiB is not kept (unlinked as before; the large message
   took the one kept file, so none is left).
 - qmgr announces a spent file only after an fsync of the queue
@@ -104,9 +105,16 @@ def t_cut(ino):
     short = "short body\n"
     qid_s, got = deliver_one("reuse-short", short)
     tap.eq(kept().get(qid_s), ino, "so did the short one after it")
-    size_short = os.stat(os.path.join(TMP, "f." + qid_s)).st_size
-    tap.ok(size_short < 2000 < size_long, "the file was cut to the short "
-           "message (%d bytes, was %d)" % (size_short, size_long))
+    path = os.path.join(TMP, "f." + qid_s)
+    size_short = os.stat(path).st_size
+    tap.eq(size_short, size_long, "the file kept its length (%d bytes)"
+           % size_long)
+    with open(path, "rb") as f:
+        raw = f.read()
+    m = re.search(rb"\n\.?short body\n(pad (\d{10})\n)", raw)
+    tap.ok(m and m.end(1) + int(m.group(2)) == len(raw), "a pad record "
+           "after the short message covers the rest of the file",
+           repr(raw[:600]))
     b = body_of(got[0]) if got else b""
     tap.eq(b.rstrip(b"\n"), short.rstrip("\n").encode(),
            "the short message is delivered as sent, nothing of the long one "
@@ -115,19 +123,21 @@ def t_cut(ino):
 
 def t_torn():
     """A kept file longer than qmgr said (a torn trailer record after a
-    crash, say): the next message cuts it to its own length all the same,
-    so nothing of it reads as a record of the new message."""
+    crash, say): the next message's pad covers it all the same, so
+    nothing of it reads as a record of the new message."""
     qid_a, _ = deliver_one("reuse-tornA")
     path = os.path.join(TMP, "f." + qid_a)
     size_a = os.stat(path).st_size
+    torn = b"xrcpt - 0 bob@example.test\n"
     with open(path, "ab") as f:
-        f.write(b"xrcpt - 0 bob@example.test\n")
+        f.write(torn)
     qid_b, _ = deliver_one("reuse-tornB")      # the same length as A
     tap.eq(S.messages_with_subject("bob@example.test", "reuse-tornB"), [],
            "the old bytes after the content gave the new message no recipient")
     size_b = os.stat(os.path.join(TMP, "f." + qid_b)).st_size \
         if qid_b in kept() else -1
-    tap.eq(size_b, size_a, "the file was cut to the new message's length")
+    tap.eq(size_b, size_a + len(torn), "the file kept its length, the "
+           "bytes past what was announced included")
 
 
 def t_large():

@@ -1,8 +1,9 @@
 /*
  * Unit tests of the queue file format (common/qfile.c): writer to reader
  * round trip, in-place status and retry updates, alias expansion records,
- * refusal of malformed files, and refusal of CR/LF in values (no value
- * may forge a record).
+ * refusal of malformed files, refusal of CR/LF in values (no value
+ * may forge a record), and the writer's reuse of a spent file (its pad
+ * record, or its cut).
  */
 #include "config.h"
 
@@ -36,6 +37,8 @@ setup(void **state)
 	assert_int_equal(mkdir("tmp", 0700), 0);
 	assert_int_equal(mkdir("incoming", 0700), 0);
 	assert_int_equal(mkdir("private", 0700), 0);
+	/* Before the first qfile_create: it looks for the FIFO only so often. */
+	assert_int_equal(mkfifo("private/free", 0600), 0);
 	return 0;
 }
 
@@ -296,6 +299,146 @@ test_malformed_refused(void **state)
 	assert_int_equal(open_text(buf, sizeof(good) - 1), -1);
 }
 
+/*
+ * Leave tmp/f.<qid> holding len bytes of old content that reads as
+ * records (a recipient), announced on private/free; the FIFO's write end
+ * is returned open (a record is only read while a writer holds it).
+ */
+static int
+make_spent(const char *qid, size_t len, ino_t *ino)
+{
+	static const char junk[] = "xrcpt - 0 evil@example.test\n";
+	char path[64], rec[64];
+	struct stat st;
+	size_t i;
+	int fd, ff;
+
+	assert_int_equal(str_fmt(path, sizeof(path), "tmp/f.%s", qid), 6 + QID_LEN);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	for (i = 0; i < len; i++)
+		assert_int_equal(write(fd, junk + i % (sizeof(junk) - 1), 1), 1);
+	assert_int_equal(fstat(fd, &st), 0);
+	*ino = st.st_ino;
+	close(fd);
+	ff = open("private/free", O_RDWR | O_NONBLOCK);
+	assert_true(ff >= 0);
+	assert_int_equal(str_fmt(rec, sizeof(rec), "%s %010zu\n", qid, len),
+	    QID_LEN + 12);
+	assert_int_equal(write(ff, rec, QID_LEN + 12), QID_LEN + 12);
+	return ff;
+}
+
+/* Write a message into a spent file; check it and return its length. */
+static off_t
+reuse_one(size_t oldlen, int *padded)
+{
+	struct qfile q;
+	struct stat st;
+	char path[64], buf[128], qid[QID_LEN + 1];
+	ino_t ino;
+	int ff;
+
+	qfile_new_id(qid);
+	ff = make_spent(qid, oldlen, &ino);
+	write_msg(path, sizeof(path));
+	close(ff);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_ino, ino);	/* the spent file, written over */
+	assert_int_equal(qfile_open(&q, path, 1), 0);
+	/* Nothing of the old content reads as a record. */
+	assert_int_equal(q.nrcpt, 2);
+	assert_int_equal(q.size, sizeof(body) - 1);
+	assert_int_equal(pread(q.fd, buf, q.size, q.data_off), (ssize_t)q.size);
+	assert_memory_equal(buf, body, q.size);
+	*padded = pread(q.fd, buf, 4, q.data_off + (off_t)q.size) == 4 &&
+	    memcmp(buf, "pad ", 4) == 0;
+	/* A record appended later goes after the pad, and reads back. */
+	assert_int_equal(qfile_add_rcpt(&q, 1, "carol@example.test"), 2);
+	qfile_close(&q);
+	assert_int_equal(qfile_open(&q, path, 0), 0);
+	assert_int_equal(q.nrcpt, 3);
+	assert_string_equal(q.rcpt[2].addr, "carol@example.test");
+	qfile_close(&q);
+	unlink(path);
+	return st.st_size;
+}
+
+static void
+test_reuse_pad(void **state)
+{
+	char path[64];
+	struct stat st;
+	off_t len;
+	int padded;
+
+	(void)state;
+	write_msg(path, sizeof(path));		/* a new file: its length */
+	assert_int_equal(stat(path, &st), 0);
+	len = st.st_size;
+	unlink(path);
+	/* A longer spent file keeps its length: the pad covers its tail. */
+	assert_int_equal(reuse_one(4000, &padded), 4000);
+	assert_true(padded);
+	/* Exactly room for the pad record and nothing after it. */
+	assert_int_equal(reuse_one((size_t)len + 15, &padded), len + 15);
+	assert_true(padded);
+	/* Too little room for a pad record: cut to the message. */
+	assert_int_equal(reuse_one((size_t)len + 14, &padded), len);
+	assert_false(padded);
+	assert_int_equal(reuse_one((size_t)len + 1, &padded), len);
+	assert_false(padded);
+	/* A shorter one grows to the message. */
+	assert_int_equal(reuse_one(100, &padded), len);
+	assert_false(padded);
+}
+
+#define PAD_MSG GOOD_HEAD "sender x@y\nrcpt - a@b\ndata\nhello\n"
+
+static void
+test_pad_record(void **state)
+{
+	static const char *const bad[] = {
+		PAD_MSG "pad 0000000005\nxrcp",		/* past the end */
+		PAD_MSG "pad 5\nxrcpt",			/* not 10 digits */
+		PAD_MSG "pad 000000000x\n",
+		PAD_MSG "pad -000000001\n",
+		PAD_MSG "pad\n",
+		/* Only first, and once. */
+		PAD_MSG "xrcpt - 0 c@d\npad 0000000000\n",
+		PAD_MSG "delayed 1700000000\npad 0000000000\n",
+		PAD_MSG "pad 0000000000\npad 0000000000\n",
+		/* The bytes after the skipped ones are records again. */
+		PAD_MSG "pad 0000000002\nxxgarbage\n",
+	};
+	static const char good1[] = PAD_MSG "pad 0000000000\n";
+	static const char good2[] = PAD_MSG "pad 0000000017\n"
+	    "xrcpt - 0 e@f\r\n\0\nxrcpt - 0 c@d\n";
+	struct qfile q;
+	size_t i;
+	int fd;
+
+	(void)state;
+	for (i = 0; i < NELEM(bad); i++) {
+		errno = 0;
+		assert_int_equal(open_text(bad[i], strlen(bad[i])), -1);
+		assert_int_equal(errno, EINVAL);
+	}
+	assert_int_equal(open_text(good1, sizeof(good1) - 1), 0);
+	/* Skipped bytes may hold anything (CR, NUL); what follows is read. */
+	fd = open("incoming/0123456789ABCDEFGHIJ", O_WRONLY | O_CREAT | O_TRUNC,
+	    0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write_all(fd, good2, sizeof(good2) - 1), 0);
+	close(fd);
+	assert_int_equal(qfile_open(&q, "incoming/0123456789ABCDEFGHIJ", 0), 0);
+	assert_int_equal(q.nrcpt, 2);
+	assert_string_equal(q.rcpt[1].addr, "c@d");
+	qfile_close(&q);
+	unlink("incoming/0123456789ABCDEFGHIJ");
+}
+
 static void
 test_unique_ids(void **state)
 {
@@ -351,6 +494,8 @@ main(void)
 		cmocka_unit_test(test_expansion_records),
 		cmocka_unit_test(test_injection_refused),
 		cmocka_unit_test(test_malformed_refused),
+		cmocka_unit_test(test_pad_record),
+		cmocka_unit_test(test_reuse_pad),
 		cmocka_unit_test(test_unique_ids),
 	};
 
