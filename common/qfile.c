@@ -376,8 +376,7 @@ qfile_parse_trailer(struct qfile *q, struct qrd *r, off_t fsize)
 			/* Only first: the writer's, over a reused file's tail. */
 			if (loff != q->data_off + (off_t)q->size ||
 			    qrd_tell(r) > fsize || strlen(val) != PAD_DIGITS ||
-			    strspn(val, "0123456789") != PAD_DIGITS ||
-			    parse_ullong(val, 0, (unsigned long long)
+			    qfile_digits(val, PAD_DIGITS, (unsigned long long)
 			    (fsize - qrd_tell(r)), &pad) == -1)
 				return -1;
 			q->trailer_end = qrd_tell(r) + (off_t)pad;
