@@ -7,7 +7,8 @@
  * new/ (shared with concurrent workers: gcommit). A crash before the move
  * leaves only a tmp/ file (removed by readers after 36 hours:
  * maildir_clean_tmp, called by pop3d and imapd); after the new/ fsync the
- * message is safe.
+ * message is safe. A Maildir with tmp/ but no new/ (its making cut short
+ * by a crash) is completed when the move finds new/ missing.
  */
 #include "config.h"
 
@@ -337,29 +338,58 @@ maildir_fsync_new(const char *newdir)
 	return gcommit_fsync_known(fd, st.st_dev, st.st_ino);
 }
 
+/*
+ * Move tmp into dst, never over an existing name. 0, or -1 with errno
+ * and *what the call that failed.
+ */
+static int
+maildir_move(const char *tmp, const char *dst, const char **what)
+{
+	/*
+	 * The Maildir protocol's link()+unlink(), in one step where the file
+	 * system can: a rename that never replaces an existing name.
+	 */
+	*what = "rename";
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+		return -1;
+	*what = "link";
+	if (link(tmp, dst) == 0) {
+		unlink(tmp);
+		return 0;
+	}
+	if ((errno == EPERM || errno == ENOTSUP || errno == EXDEV) &&
+	    access(dst, F_OK) == -1 && errno == ENOENT) {
+		*what = "rename";
+		return rename(tmp, dst);
+	}
+	return -1;
+}
+
 /* Move tmp/ into new/: link (never overwrites), else rename. */
 static int
 maildir_publish(const char *tmp, const char *dst, const char *path, char *err,
     size_t errlen)
 {
 	char newdir[PATH_MAX];
+	const char *what;
+	int r;
 
-	/*
-	 * The Maildir protocol's link()+unlink(), in one step where the file
-	 * system can: a rename that never replaces an existing name.
-	 */
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) == 0)
-		;
-	else if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
-		return maildir_fail(errno, "rename", dst, err, errlen);
-	else if (link(tmp, dst) == 0)
-		unlink(tmp);
-	else if ((errno == EPERM || errno == ENOTSUP || errno == EXDEV) &&
-	    access(dst, F_OK) == -1 && errno == ENOENT) {
-		if (rename(tmp, dst) == -1)
-			return maildir_fail(errno, "rename", dst, err, errlen);
-	} else
-		return maildir_fail(errno, "link", dst, err, errlen);
+	if (maildir_move(tmp, dst, &what) == -1) {
+		/*
+		 * new/ missing while tmp/ is there: a Maildir whose making was
+		 * cut short (a crash between the mkdir of tmp/ and of new/), or
+		 * whose new/ was removed. Make what is missing and move again,
+		 * once; without this, every later delivery failed the same way.
+		 */
+		if (errno != ENOENT || access(tmp, F_OK) == -1)
+			return maildir_fail(errno, what, dst, err, errlen);
+		if ((r = maildir_create(path, err, errlen)) != MAILDIR_OK)
+			return r;
+		if (maildir_move(tmp, dst, &what) == -1)
+			return maildir_fail(errno, what, dst, err, errlen);
+	}
 	if (str_fmt(newdir, sizeof(newdir), "%s/new", path) == -1 ||
 	    maildir_fsync_new(newdir) == -1) {	/* shared by deliver's workers */
 		/* Delivered but maybe not durable: a retry may duplicate. */

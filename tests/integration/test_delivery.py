@@ -272,6 +272,37 @@ def t_unique_files():
            "alice's Maildir/tmp is empty after delivery")
 
 
+def t_half_made_maildir():
+    # A Maildir with tmp/ but neither new/ nor cur/: what deliver killed
+    # between its mkdirs leaves. test_kill_random.py once hit that window,
+    # and every later delivery to the Maildir failed (ENOENT on the move
+    # into new/) and was deferred for good.
+    addr = "dave@example.test"
+    subj = "half-%d" % os.getpid()
+    code, _ = S.send(subj + "-a", rcpts=(addr,))
+    tap.eq(code, 250, "first message to dave accepted")
+    if not tap.eq(len(S.wait_for_subject(addr, subj + "-a")), 1,
+                  "first message to dave delivered (his Maildir made)"):
+        return
+    md = S.maildir(addr)
+    for sub in ("new", "cur"):
+        d = os.path.join(md, sub)
+        for n in os.listdir(d):
+            os.unlink(os.path.join(d, n))
+        os.rmdir(d)
+    tap.ok(os.path.isdir(os.path.join(md, "tmp")) and
+           not os.path.exists(os.path.join(md, "new")) and
+           not os.path.exists(os.path.join(md, "cur")),
+           "dave's Maildir now has tmp/ but no new/ and no cur/")
+    code, _ = S.send(subj + "-b", rcpts=(addr,))
+    tap.eq(code, 250, "second message to dave accepted")
+    tap.eq(len(S.wait_for_subject(addr, subj + "-b")), 1,
+           "delivered into the half-made Maildir: new/ made again")
+    tap.ok(os.path.isdir(os.path.join(md, "cur")), "cur/ made again as well")
+    tap.eq(os.listdir(os.path.join(md, "tmp")), [],
+           "nothing left in dave's tmp/")
+
+
 def t_clean_stop():
     tap.ok(S.wait_queue_empty(20), "the queue drains (incoming/active/deferred empty)",
            S.queue_files()[:10])
@@ -289,6 +320,7 @@ def t_clean_stop():
 
 for fn in (t_plain_delivery, t_case_insensitive, t_alias, t_multiple_rcpts,
            t_null_sender, t_verbs, t_transaction_reset, t_line_boundaries, t_utf8,
-           t_swaks, t_queue_id_logged, t_unique_files, t_clean_stop):
+           t_swaks, t_queue_id_logged, t_unique_files, t_half_made_maildir,
+           t_clean_stop):
     tap.run(fn, timeout=90)
 tap.done()

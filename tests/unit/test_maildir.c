@@ -7,7 +7,8 @@
  * larger than one copy buffer; its name carries S= (size) and W= (size
  * with CRLF line ends); tmp/ is left empty; a queue file shorter
  * than said fails with nothing left; new/ is fsynced through one kept
- * descriptor per directory, a fresh one when new/ was replaced.
+ * descriptor per directory, a fresh one when new/ was replaced; a
+ * Maildir with tmp/ but no new/ (made halfway) is completed.
  *
  * maildir_clean_tmp(), the readers'
  * cleanup of what killed writers left in a Maildir's tmp/: files older
@@ -352,6 +353,32 @@ test_new_dir_kept(void **state)
 	assert_int_equal(count("new.old"), 0);
 }
 
+/*
+ * A Maildir whose making was cut short after tmp/ (deliver killed between
+ * the mkdirs; seen in test_kill_random.py, after which every delivery to
+ * it failed with ENOENT on the move into new/): the delivery makes new/
+ * and cur/ and lands; the tmp/ file is not left behind.
+ */
+static void
+test_half_made_maildir(void **state)
+{
+	static const char msg[] = "Subject: hi\n\nbody\n";
+	char p[256];
+
+	(void)state;
+	path_of(p, sizeof(p), "new");
+	assert_int_equal(rmdir(p), 0);
+	path_of(p, sizeof(p), "cur");
+	assert_int_equal(rmdir(p), 0);
+	deliver_and_check(msg, sizeof(msg) - 1, 0, sizeof(msg) - 1);
+	assert_true(exists("cur"));
+	assert_int_equal(count("new"), 0);	/* deliver_and_check took it */
+	/* new/ removed again between two deliveries: made again. */
+	path_of(p, sizeof(p), "new");
+	assert_int_equal(rmdir(p), 0);
+	deliver_and_check(msg, sizeof(msg) - 1, sizeof(msg) - 1, sizeof(msg) - 1);
+}
+
 int
 main(void)
 {
@@ -364,6 +391,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_large_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_queue_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_dir_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_half_made_maildir, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
