@@ -109,6 +109,8 @@ const struct conf_param conf_params[] = {
 	    "time in the queue before the sender is warned once that mail is delayed (RFC 3464; 0: never)" },
 	{ "deliver_concurrency", CONF_UINT, "16", F(deliver_concurrency), 0,
 	    "concurrent local deliveries" },
+	{ "queue_collect_delay", CONF_MSEC, "8ms", F(queue_collect_delay), 0,
+	    "how long qmgr gathers new mail before it hands it out, so that deliveries share fsyncs (0: at once)" },
 	{ "delivery_rules", CONF_PATH, "", F(delivery_rules), 1,
 	    "postern.rules(5) file applied to every local delivery before the user's rules (empty: none)" },
 	{ "recipient_delimiter", CONF_STR, "+", F(recipient_delimiter), 1,
@@ -308,6 +310,13 @@ conf_convert(struct conf *c, size_t i, const char *v, char *why, size_t whylen)
 	case CONF_DURATION:
 		if (parse_duration(v, &d) == -1) {
 			str_fmt(why, whylen, "'%s' is not a duration (like 300s, 4h, 5d)", v);
+			return -1;
+		}
+		*(long long *)field = d;
+		return 0;
+	case CONF_MSEC:
+		if (parse_msec(v, &d) == -1 || d > 10000) {
+			str_fmt(why, whylen, "'%s' is not a time from 0 to 10s (like 8ms)", v);
 			return -1;
 		}
 		*(long long *)field = d;

@@ -16,6 +16,7 @@ enum conf_type {
 	CONF_UINT,	/* unsigned integer */
 	CONF_SIZE,	/* bytes, with optional k/m/g */
 	CONF_DURATION,	/* seconds, with optional s/m/h/d/w */
+	CONF_MSEC,	/* milliseconds, with optional ms, or s */
 	CONF_BOOL	/* yes/no */
 };
 
@@ -72,6 +73,7 @@ struct conf {
 	long long queue_lifetime;
 	long long delay_warning_time;	/* 0: no delay notices */
 	unsigned long long deliver_concurrency;
+	long long queue_collect_delay;	/* ms: qmgr gathers new mail */
 	/* delivery rules and plus-addressing (issue 10) */
 	char	*delivery_rules;
 	char	*recipient_delimiter;

@@ -201,6 +201,28 @@ parse_duration(const char *s, long long *seconds)
 	return 0;
 }
 
+/* Milliseconds: a number with "ms" or none, or seconds with "s". */
+int
+parse_msec(const char *s, long long *ms)
+{
+	static const unsigned long long mult[] = { 1000 };
+	char num[32];
+	size_t len = strlen(s);
+	unsigned long long v;
+
+	if (len > 2 && len < sizeof(num) && str_ieq(s + len - 2, "ms")) {
+		memcpy(num, s, len - 2);
+		num[len - 2] = '\0';
+		if (!isdigit((unsigned char)num[len - 3]) ||
+		    parse_ullong(num, 0, (unsigned long long)LLONG_MAX, &v) == -1)
+			return -1;
+	} else if (parse_unit(s, "s", mult, &v) == -1 ||
+	    v > (unsigned long long)LLONG_MAX)
+		return -1;
+	*ms = (long long)v;
+	return 0;
+}
+
 int
 parse_size(const char *s, unsigned long long *bytes)
 {

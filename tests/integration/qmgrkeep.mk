@@ -4,6 +4,10 @@ TESTS += tests/integration/test_qmgr_keep.py
 
 EXTRA_DIST += tests/integration/test_qmgr_keep.py
 
+## (issue 12) qmgr gathers new mail for queue_collect_delay (queue/qmgr.c).
+TESTS += tests/integration/test_qmgr_collect.py
+EXTRA_DIST += tests/integration/test_qmgr_collect.py
+
 ## (issue 12) the recipient answer cache of smtpd and qmgr (common/lookup.c).
 TESTS += tests/integration/test_lookup_cache.py
 EXTRA_DIST += tests/integration/test_lookup_cache.py

@@ -184,7 +184,8 @@ typename() {
 	case $1 in
 	STR) echo string ;; PATH) echo path ;; LIST) echo list ;;
 	LISTEN) echo addresses ;; UINT) echo number ;; SIZE) echo size ;;
-	DURATION) echo duration ;; BOOL) echo boolean ;; *) echo "?$1" ;;
+	DURATION) echo duration ;; MSEC) echo milliseconds ;; BOOL) echo boolean ;;
+	*) echo "?$1" ;;
 	esac
 }
 

@@ -172,6 +172,20 @@ test_parsers(void **state)
 	assert_int_equal(parse_duration("1x", &d), -1);
 	assert_int_equal(parse_duration("", &d), -1);
 	assert_int_equal(parse_duration("-5s", &d), -1);
+	assert_int_equal(parse_msec("8ms", &d), 0);
+	assert_int_equal(d, 8);
+	assert_int_equal(parse_msec("250", &d), 0);
+	assert_int_equal(d, 250);
+	assert_int_equal(parse_msec("2S", &d), 0);
+	assert_int_equal(d, 2000);
+	assert_int_equal(parse_msec("0", &d), 0);
+	assert_int_equal(d, 0);
+	assert_int_equal(parse_msec("ms", &d), -1);
+	assert_int_equal(parse_msec("5m", &d), -1);	/* minutes are no unit here */
+	assert_int_equal(parse_msec("5 ms", &d), -1);
+	assert_int_equal(parse_msec("", &d), -1);
+	assert_int_equal(parse_msec("-8ms", &d), -1);
+	assert_int_equal(parse_msec("99999999999999999999ms", &d), -1);
 	assert_int_equal(parse_size("1g", &u), 0);
 	assert_int_equal(u, 1024ULL * 1024 * 1024);
 	assert_int_equal(parse_size("99999999999999999999", &u), -1);
