@@ -15,8 +15,9 @@ files per worker).
 
 FIFO: qfile_commit writes the queue id to private/qmgr. A message whose
 line the test takes out of the FIFO (qmgr stopped meanwhile) is still
-delivered at once when any other line arrives ("x": qmgr scans
-incoming/), and when its own id arrives (no scan needed).
+delivered when any other line arrives ("x": qmgr scans incoming/), and
+when its own id arrives (no scan needed), within queue_collect_delay
+(8 ms here; test_qmgr_collect.py checks the delay).
 
 Parking: with deliver_concurrency 1, a burst of 40 messages is read
 once each ("queue active" logged once per queue id): the jobs that find
