@@ -213,8 +213,7 @@ parse_msec(const char *s, long long *ms)
 	if (len > 2 && len < sizeof(num) && str_ieq(s + len - 2, "ms")) {
 		memcpy(num, s, len - 2);
 		num[len - 2] = '\0';
-		if (!isdigit((unsigned char)num[len - 3]) ||
-		    parse_ullong(num, 0, (unsigned long long)LLONG_MAX, &v) == -1)
+		if (parse_ullong(num, 0, (unsigned long long)LLONG_MAX, &v) == -1)
 			return -1;
 	} else if (parse_unit(s, "s", mult, &v) == -1 ||
 	    v > (unsigned long long)LLONG_MAX)

@@ -36,6 +36,7 @@ int parse_ullong(const char *s, unsigned long long min, unsigned long long max,
     unsigned long long *out);
 /* Parse "300", "300s", "5m", "4h", "5d", "1w" into seconds. -1 on error. */
 int parse_duration(const char *s, long long *seconds);
+/* Parse "8", "8ms", "1s" into milliseconds. -1 on error. */
 int parse_msec(const char *s, long long *ms);
 /* Parse "10240000", "10k", "10m", "1g" into bytes. -1 on error. */
 int parse_size(const char *s, unsigned long long *bytes);

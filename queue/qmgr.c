@@ -520,9 +520,8 @@ qmgr_run(int fifo, int ctl)
 				incoming_dirty = 1;
 		}
 		qmgr_refill(&incoming_dirty, &deferred_dirty);
-		if (qmgr_list_empty(&qmgr_new))
-			qmgr_new_since = 0;
-		else if (qmgr_new_since == 0) {
+		/* Only qmgr_schedule() empties the list; it clears the mark below. */
+		if (qmgr_new_since == 0 && !qmgr_list_empty(&qmgr_new)) {
 			qmgr_new_since = now_ms();
 			collected = qmgr_conf.queue_collect_delay <= 0;
 		}
