@@ -118,7 +118,7 @@ def clear_dir(d):
     """Empty a Maildir's new/ before a run by moving its files into the
     sibling directory `aside` (made with new/'s owner), not by unlinking
     them: ext4 without a journal skips every inode freed in the last one
-    to five minutes when it allocates one (recently_deleted() in its
+    to six minutes when it allocates one (recently_deleted() in its
     ialloc.c), so thousands of files unlinked between runs made every
     file the systems created afterwards walk past them, for minutes. The
     temporary tree goes at the end with everything in it."""
