@@ -29,12 +29,13 @@
 /* A value that may be written: no CR, LF or NUL, at most max bytes (qfile_write.c). */
 int qfile_value_ok(const char *v, size_t max);
 /*
- * A spent file (tmp/f.ID, announced on private/free) renamed to tmppath
- * and open for writing, or -1 (none kept, or no FIFO: the caller creates
- * a file). *oldsize: its length as announced; at commit the writer
- * covers or cuts the old tail by the length fstat gives, whatever this
- * says (qfile_pad in qfile_write.c).
+ * A spent file (tmp/f.ID, announced on private/free), open for writing
+ * and locked (flock) until the writer closes it, its name in tmppath (len
+ * bytes); or -1 (none kept, or no FIFO: the caller creates a file).
+ * *oldsize: its length as announced; at commit the writer covers or cuts
+ * the old tail by the length fstat gives, whatever this says (qfile_pad
+ * in qfile_write.c).
  */
-int qfile_claim(const char *tmppath, off_t *oldsize);
+int qfile_claim(char *tmppath, size_t len, off_t *oldsize);
 
 #endif

@@ -165,7 +165,8 @@ qfile_create(struct qfile_writer *w)
 		if (str_fmt(w->tmppath, sizeof(w->tmppath), "tmp/%s", w->qid) == -1)
 			return -1;
 		/* A spent file to write over, before a new one (qfile_free.c). */
-		if (tries == 0 && (w->fd = qfile_claim(w->tmppath, &w->oldsize)) != -1)
+		if (tries == 0 && (w->fd = qfile_claim(w->tmppath,
+		    sizeof(w->tmppath), &w->oldsize)) != -1)
 			break;
 		w->fd = open(w->tmppath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (w->fd != -1 || errno != EEXIST)
@@ -454,8 +455,9 @@ qfile_abort(struct qfile_writer *w)
 	int e = errno;
 
 	if (w->fd != -1) {
-		close(w->fd);
+		/* Before close: a kept file's lock (qfile_claim) covers it. */
 		unlink(w->tmppath);
+		close(w->fd);
 		w->fd = -1;
 	}
 	free(w->buf);

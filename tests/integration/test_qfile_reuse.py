@@ -20,6 +20,10 @@ common/qfile_free.c), through the real master.
   then fsync of incoming/ and active/, then the record on private/free).
 - qmgr, started again, removes what an earlier qmgr kept and empties the
   FIFO; mail goes on.
+- A writer claims a kept file where it is (no rename): while smtpd writes
+  a message into tmp/f.<queue id> it holds an flock on it, and a qmgr
+  started again in the middle of that message removes the other kept
+  files but not that one; the message is accepted and delivered once.
 - After a crash a directory can still hold an old name of a file that
   was written over for another message: qmgr removes such a name (a
   second link whose queue id is another message's) and delivers the
@@ -223,6 +227,80 @@ def t_restart():
     tap.ok(qid in kept(), "and keeps files again")
 
 
+def flocked(path):
+    """Is there an flock(2) on the file at path (/proc/locks)?"""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    # "1: FLOCK  ADVISORY  WRITE 1234 fe:01:5678 0 EOF": device in hex
+    key = "%02x:%02x:%d" % (os.major(st.st_dev), os.minor(st.st_dev),
+                            st.st_ino)
+    with open("/proc/locks") as f:
+        for ln in f:
+            w = ln.split()
+            if len(w) >= 6 and w[1] == "FLOCK" and w[5] == key:
+                return True
+    return False
+
+
+def open_data(subject):
+    """An SMTP session stopped in the middle of its message's content."""
+    s = S.smtp()
+    s.ehlo()
+    s.mail("sender@remote.test")
+    s.rcpt(ALICE)
+    code, _ = s.docmd("DATA")
+    tap.eq(code, 354, "%s: DATA 354" % subject)
+    # The queue file is started at DATA.
+    s.send(("Subject: %s\r\n\r\nfirst line\r\n" % subject).encode())
+    return s
+
+
+def end_data(s):
+    s.send(b"second line\r\n.\r\n")
+    code, _ = s.getreply()
+    s.quit()
+    s.close()
+    return code
+
+
+def held():
+    return [q for q in kept() if flocked(os.path.join(TMP, "f." + q))]
+
+
+def t_restart_writer():
+    """qmgr started again while smtpd writes a message into a kept file."""
+    # Two messages at once: the second finds no kept file and makes one,
+    # so that two are kept after them.
+    a, b = open_data("writer-a"), open_data("writer-b")
+    tap.eq((end_data(a), end_data(b)), (250, 250), "writer-a and -b accepted")
+    tap.ok(S.wait_for_subject(ALICE, "writer-b") and
+           S.wait_for_subject(ALICE, "writer-a"), "both delivered")
+    tap.ok(pt.poll(lambda: len(kept()) >= 2, 5), "two files are kept",
+           repr(kept()))
+    time.sleep(0.4)     # announced 200 ms after the first
+    s = open_data("writer-restart")
+    mine = pt.poll(lambda: held() or None, 5) or ["-"]
+    tap.ok(len(mine) == 1, "smtpd holds an flock on the kept file it "
+           "writes into, under its kept name", repr(kept()))
+    mine = mine[0]
+    q = procs("qmgr")
+    tap.eq(len(q), 1, "one qmgr")
+    if len(q) == 1:
+        os.kill(q[0], signal.SIGKILL)
+        tap.ok(wait_new_qmgr(q[0]), "the master started qmgr again")
+    tap.ok(pt.poll(lambda: list(kept()) == [mine], 5),
+           "the new qmgr removed the other kept files, not tmp/f.%s" % mine,
+           repr(kept()))
+    tap.eq(end_data(s), 250, "the message is accepted after the restart")
+    tap.ok(mine not in kept(), "tmp/f.%s became the message" % mine)
+    got = S.wait_for_subject(ALICE, "writer-restart")
+    tap.eq(len(got), 1, "delivered once")
+    tap.ok(got and b"first line\nsecond line\n" in
+           pt.split_message(pt.read_file(got[0]))[1], "with its whole body")
+
+
 def t_stale_name():
     q = procs("qmgr")
     if len(q) != 1:
@@ -259,6 +337,7 @@ def t_stale_name():
 INO = []
 tap.run(lambda: INO.append(t_reuse()), timeout=60, name="t_reuse")
 tap.run(lambda: t_cut(INO[0] if INO else None), timeout=60, name="t_cut")
-for fn in (t_torn, t_large, t_announce_order, t_restart, t_stale_name):
+for fn in (t_torn, t_large, t_announce_order, t_restart,
+           t_restart_writer, t_stale_name):
     tap.run(fn, timeout=60, name=fn.__name__)
 tap.done()
