@@ -12,14 +12,28 @@
  * starts; every such rename completed before its fsync() began, so that
  * fsync covers it. A caller returns 0 only when a fsync whose target is
  * at least its number returned 0. A failing fsync serves nobody: the
- * waiters see their number still open and fsync again themselves.
+ * waiters see their number still open and fsync again themselves. A
+ * slot stays with its directory while any caller registered on it has
+ * yet to return (refs): a slot taken over for another directory while a
+ * waiter was about to look at it again would have let that waiter's
+ * fsync of its own directory count for the other one.
+ *
+ * Wake-ups: each slot has its own futex word (seq, the fsyncs finished
+ * on it), and a waiter sleeps for one round only: the running fsync's
+ * when that one covers it, else the next one's (FUTEX_WAIT_BITSET, one
+ * bit per round), so that the end of a round wakes only those it served
+ * and one waiter not covered, which runs the next fsync. A waiter whose
+ * round is done returns without taking the mutex again.
  *
  * Crashes: the mutex is robust (a worker killed inside it hands it on
  * with EOWNERDEAD; gc_mutex_lock never waits for it unboundedly), and a
- * waiter whose syncer process is gone takes over.
+ * waiter whose syncer process is gone takes over: every sleep ends after
+ * GC_WAIT_MS at the latest, and the waiter looks again.
  * Waiters sleep on a futex word, not a process-shared condition
  * variable: glibc's pthread_cond_broadcast waits for its sleepers to
- * leave, and a sleeper killed by SIGKILL never does.
+ * leave, and a sleeper killed by SIGKILL never does. A caller killed
+ * while registered leaves its slot's refs counted: that slot is never
+ * taken over again (the others are), which costs only its use.
  */
 #include "config.h"
 
@@ -48,14 +62,17 @@ struct gc_slot {
 	ino_t		 ino;
 	uint64_t	 req;		/* requests registered */
 	uint64_t	 done;		/* all requests <= done are on disk */
+	uint64_t	 target;	/* the running fsync's, while syncer != 0 */
 	pid_t		 syncer;	/* 0: no fsync running */
+	uint32_t	 seq;		/* futex word: fsyncs finished (rounds) */
+	uint32_t	 refs;		/* callers registered and not returned */
+	uint32_t	 sleepers;	/* of them, those in gc_sleep */
+	pid_t		 next;		/* a waiter not covered, woken to sync next */
 	uint64_t	 used;		/* LRU clock */
 };
 
 struct gc_shared {
 	pthread_mutex_t	 mu;
-	uint32_t	 gen;		/* futex word: bumped after each fsync */
-	uint32_t	 sleepers;	/* waiters in gc_sleep (under mu) */
 	uint64_t	 clock;
 	unsigned long	 syncs, commits;
 	struct gc_slot	 slot[GC_SLOTS];
@@ -161,6 +178,7 @@ gc_slot(dev_t dev, ino_t ino)
 		if (s->dev == dev && s->ino == ino && s->used != 0)
 			return s;
 		if (s->syncer == 0 && s->req == s->done &&
+		    __atomic_load_n(&s->refs, __ATOMIC_SEQ_CST) == 0 &&
 		    (lru == NULL || s->used < lru->used))
 			lru = s;
 	}
@@ -172,66 +190,120 @@ gc_slot(dev_t dev, ino_t ino)
 	return lru;
 }
 
-/* Sleep until gen moves on from seen, or GC_WAIT_MS. Called and returns locked. */
-static int
-gc_sleep(uint32_t seen)
+/* The bit of round k (the fsync that makes seq k + 1). */
+static uint32_t
+gc_bit(uint32_t k)
 {
-	struct timespec ts = { 0, GC_WAIT_MS * 1000000L };
+	return 1u << (k & 31);
+}
+
+static int
+gc_covered(struct gc_slot *s, uint64_t my)
+{
+	return __atomic_load_n(&s->done, __ATOMIC_SEQ_CST) >= my;
+}
+
+/*
+ * Sleep until round `round` ends (seq moves past seen), or GC_WAIT_MS.
+ * Called locked. Returns 1, unlocked, when request my is on disk; else
+ * 0, locked again, and *timedout says whether the sleep ran out.
+ */
+static int
+gc_sleep(struct gc_slot *s, uint32_t seen, uint32_t round, uint64_t my, int *timedout)
+{
+	struct timespec ts;
 	long r;
 
-	gc->sleepers++;
+	__atomic_add_fetch(&s->sleepers, 1, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&gc->mu);
+	clock_gettime(CLOCK_MONOTONIC, &ts);	/* FUTEX_WAIT_BITSET: absolute */
+	ts.tv_nsec += GC_WAIT_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
 	/* A shared (not FUTEX_PRIVATE) wait: the word is in a MAP_SHARED page. */
-	r = syscall(SYS_futex, &gc->gen, FUTEX_WAIT, seen, &ts, NULL, 0);
+	r = syscall(SYS_futex, &s->seq, FUTEX_WAIT_BITSET, seen, &ts, NULL,
+	    gc_bit(round));
+	*timedout = r == -1 && errno == ETIMEDOUT;
+	__atomic_sub_fetch(&s->sleepers, 1, __ATOMIC_SEQ_CST);
+	if (gc_covered(s, my))
+		return 1;
 	gc_mutex_lock();
-	if (gc->sleepers > 0)
-		gc->sleepers--;
-	return r == -1 && errno == ETIMEDOUT ? -1 : 0;
+	return 0;
 }
 
 /* Run one fsync for everything registered so far. Called and returns locked. */
 static int
 gc_sync(struct gc_slot *s, int fd)
 {
-	uint64_t target = s->req;
+	uint32_t round = s->seq;
 	int r, e;
 
+	s->target = s->req;
 	s->syncer = proc_pid();
+	s->next = 0;		/* the next round has begun: this one */
 	pthread_mutex_unlock(&gc->mu);
 	r = fsync(fd);
 	e = errno;
 	gc_mutex_lock();
 	s->syncer = 0;
 	gc->syncs++;
-	if (r == 0 && target > s->done)
-		s->done = target;
-	__atomic_add_fetch(&gc->gen, 1, __ATOMIC_SEQ_CST);
+	if (r == 0 && s->target > s->done)
+		__atomic_store_n(&s->done, s->target, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&s->seq, 1, __ATOMIC_SEQ_CST);
 	/*
-	 * Nobody registered as a sleeper: no wake-up call (one system call
+	 * Nobody asleep on this slot: no wake-up call (one system call
 	 * fewer per message at one session). A sleeper counts itself under
-	 * mu before it waits and we bump gen under mu, so one that is about
-	 * to sleep sees gen moved and FUTEX_WAIT returns at once.
+	 * mu before it waits and seq moves under mu, so one that is about
+	 * to sleep sees seq moved and FUTEX_WAIT_BITSET returns at once.
+	 * Those asleep for the next round stay asleep.
 	 */
-	if (gc->sleepers > 0)
-		syscall(SYS_futex, &gc->gen, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	if (__atomic_load_n(&s->sleepers, __ATOMIC_SEQ_CST) > 0)
+		syscall(SYS_futex, &s->seq, FUTEX_WAKE_BITSET, INT_MAX, NULL,
+		    NULL, gc_bit(round));
 	errno = e;
 	return r;
 }
 
-/* Wait until request my is on disk, syncing when nobody else is. Locked. */
+/*
+ * Wait until request my is on disk, syncing when nobody else is. Called
+ * locked; returns 0 unlocked or -1 locked.
+ */
 static int
 gc_wait(struct gc_slot *s, uint64_t my, int fd)
 {
-	while (s->done < my) {
+	uint32_t round;
+	pid_t me = proc_pid();
+	int timedout;
+
+	for (;;) {
+		if (s->done >= my) {
+			pthread_mutex_unlock(&gc->mu);
+			return 0;
+		}
 		if (s->syncer == 0) {
 			if (gc_sync(s, fd) == -1)
 				return -1;
 			continue;
 		}
-		if (gc_sleep(__atomic_load_n(&gc->gen, __ATOMIC_SEQ_CST)) == -1)
+		/*
+		 * The running round covers us: sleep for it. Else the first
+		 * waiter it does not cover is woken when it ends, to run the
+		 * next one; the others sleep until that one ends.
+		 */
+		round = s->seq;
+		if (s->target < my) {
+			if (s->next == 0 || s->next == me)
+				s->next = me;
+			else
+				round++;
+		}
+		if (gc_sleep(s, s->seq, round, my, &timedout) == 1)
+			return 0;
+		if (timedout)
 			gc_forget_dead();
 	}
-	return 0;
 }
 
 int
@@ -259,13 +331,19 @@ gcommit_fsync_known(int fd, dev_t dev, ino_t ino)
 	}
 	s->used = ++gc->clock;
 	my = ++s->req;
-	r = gc_wait(s, my, fd);
-	e = errno;
-	if (r == 0)
-		gc->commits++;
-	pthread_mutex_unlock(&gc->mu);
-	errno = e;
-	return r;
+	/* refs and sleepers drop outside mu: every change of them is atomic. */
+	__atomic_add_fetch(&s->refs, 1, __ATOMIC_SEQ_CST);
+	if ((r = gc_wait(s, my, fd)) == -1) {
+		e = errno;
+		__atomic_sub_fetch(&s->refs, 1, __ATOMIC_SEQ_CST);
+		pthread_mutex_unlock(&gc->mu);
+		errno = e;
+		return -1;
+	}
+	/* Unlocked: the slot is ours until refs drops. */
+	__atomic_add_fetch(&gc->commits, 1, __ATOMIC_SEQ_CST);
+	__atomic_sub_fetch(&s->refs, 1, __ATOMIC_SEQ_CST);
+	return 0;
 }
 
 int
@@ -289,6 +367,6 @@ gcommit_stats(unsigned long *syncs, unsigned long *commits)
 	if (gc == NULL || gc_lock() == -1)
 		return;
 	*syncs = gc->syncs;
-	*commits = gc->commits;
+	*commits = __atomic_load_n(&gc->commits, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&gc->mu);
 }
