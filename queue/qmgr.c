@@ -40,6 +40,7 @@
 
 #define QMGR_RESCAN_MS	30000		/* the safety-net timer */
 #define QMGR_SCAN_MAX	10000		/* entries taken per directory scan */
+#define QMGR_MOVE_MAX	10000		/* new mail waiting in active/ (qmgr_push_new) */
 #define QMGR_STOP_MS	5000		/* wait for deliveries on SIGTERM */
 #define QMGR_PARK_HOLD_MS 1000		/* parked jobs stop new takes while deliver moves */
 
@@ -50,6 +51,7 @@ static size_t qmgr_fifo_cap;	/* the FIFO's capacity (F_GETPIPE_SZ), 0 unknown */
 struct qmgr_entry {
 	char	id[QID_LEN + 1];
 	char	dir[12];		/* "incoming", "deferred" or "active" */
+	int	moved;			/* new mail qmgr_push_new moved to active/ */
 };
 
 struct qmgr_list {
@@ -199,7 +201,41 @@ qmgr_list_push(struct qmgr_list *l, const char *id, const char *dir)
 	}
 	str_copy(l->e[l->n].id, id, sizeof(l->e[l->n].id));
 	str_copy(l->e[l->n].dir, dir, sizeof(l->e[l->n].dir));
+	l->e[l->n].moved = 0;
 	l->n++;
+}
+
+/*
+ * New mail named on the FIFO goes into active/ at once, before it has a
+ * job slot, so that incoming/ holds only what qmgr has not read about
+ * yet, and stays small. Every commit of smtpd, submitd and pickup
+ * fsyncs incoming/, and that fsync writes each block of it that changed:
+ * a backlog kept there under load grows it, ext4 never gives the blocks
+ * back, and in a hashed directory each name added or removed lands in
+ * a block of its own. At most QMGR_MOVE_MAX wait in active/ like this;
+ * beyond that new mail waits in incoming/ and is moved when taken.
+ */
+static size_t qmgr_moved;	/* moved entries not taken yet */
+
+static void
+qmgr_push_new(const char *id)
+{
+	char src[64], dst[64];
+
+	if (qmgr_moved < QMGR_MOVE_MAX) {
+		str_fmt(src, sizeof(src), "incoming/%s", id);
+		str_fmt(dst, sizeof(dst), "active/%s", id);
+		if (rename(src, dst) == 0) {
+			qmgr_list_push(&qmgr_new, id, "active");
+			qmgr_new.e[qmgr_new.n - 1].moved = 1;
+			qmgr_moved++;
+			return;
+		}
+		if (errno == ENOENT)
+			return;		/* already taken (listed twice) */
+		log_err("%s: rename %s to active/: %s", id, src, strerror(errno));
+	}
+	qmgr_list_push(&qmgr_new, id, "incoming");
 }
 
 static int
@@ -280,6 +316,8 @@ qmgr_take(const struct qmgr_entry *e)
 	char src[64], dst[64];
 	size_t i;
 
+	if (e->moved)
+		qmgr_moved--;
 	if (strcmp(e->dir, "active") == 0 && qmgr_find_job(e->id) != NULL)
 		return;		/* listed twice while its job runs */
 	if (strcmp(e->dir, "active") != 0) {
@@ -298,7 +336,9 @@ qmgr_take(const struct qmgr_entry *e)
 	if (i == qmgr_nslots)
 		fatal("no free job slot (internal error)");
 	qmgr_aliases_fresh();
-	if (qmgr_job_start(&qmgr_jobs[i], e->id, strcmp(e->dir, "active") == 0) == 0 &&
+	/* A retake goes first in the line for a slot; moved new mail does not. */
+	if (qmgr_job_start(&qmgr_jobs[i], e->id, strcmp(e->dir, "active") == 0 &&
+	    !e->moved) == 0 &&
 	    qmgr_jobs[i].used && !qmgr_jobs[i].parked)
 		qmgr_busy++;
 }
@@ -419,7 +459,7 @@ qmgr_drain_fifo(int fd)
 			}
 			part[plen] = '\0';
 			if (qmgr_is_qid(part))
-				qmgr_list_push(&qmgr_new, part, "incoming");
+				qmgr_push_new(part);
 			else
 				scan = 1;
 			plen = 0;

@@ -22,6 +22,14 @@ when its own id arrives (no scan needed), within queue_collect_delay
 Parking: with deliver_concurrency 1, a burst of 40 messages is read
 once each ("queue active" logged once per queue id): the jobs that find
 no slot wait in memory, and the rest stay untaken until one is free.
+
+Moved at once: new mail named on the FIFO goes into active/ as soon as
+qmgr reads its name, before it has a slot, so that incoming/ (which
+every commit fsyncs) stays small: with deliver_concurrency and
+smtp_concurrency 1 (two job slots, two parking places) and every
+deliver process stopped, 20 messages named on the FIFO are all in
+active/ when qmgr starts its first job, and each is delivered once
+when deliver goes on.
 """
 
 import collections
@@ -173,9 +181,59 @@ def t_burst_read_once():
         b.stop()
 
 
+def t_moved_to_active():
+    """qmgr stopped while 20 messages arrive, then every deliver process
+    stopped and qmgr let go on: it reads the 20 names from the FIFO at
+    once, and by the time it starts the first job (its "queue active"
+    log line) all of them have left incoming/ for active/."""
+    S.stop()
+    m = pt.Suite(extra_conf={"deliver_concurrency": "1",
+                             "smtp_concurrency": "1"}, name="moved")
+    m.start()
+    kids = pt.descendants(m.proc.pid)
+    dl = [p[0] for p in kids if "deliver" in (p[3], p[4])]
+    q = [p[0] for p in kids if "qmgr" in (p[3], p[4])]
+    tap.ok(len(dl) >= 1 and len(q) == 1, "deliver (%d processes) and one qmgr"
+           % len(dl))
+    if not dl or len(q) != 1:
+        m.stop()
+        return
+    inc = os.path.join(m.queue_dir, "incoming")
+    act = os.path.join(m.queue_dir, "active")
+    n = 20
+    try:
+        for pid in dl + q:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            m.send_many("moved", n, ALICE)
+            tap.eq(len(os.listdir(inc)), n, "all %d wait in incoming/ while "
+                   "qmgr is stopped" % n)
+            os.kill(q[0], signal.SIGCONT)
+            first = pt.poll(lambda: "(queue active)" in m.log_text(), 10)
+            tap.ok(first, "qmgr started the first job")
+            tap.eq(os.listdir(inc), [], "by then incoming/ was empty")
+            tap.eq(len(os.listdir(act)), n, "all %d in active/, with two job "
+                   "slots and deliver stopped" % n)
+            tap.eq(m.maildir_messages(ALICE), [],
+                   "none delivered while deliver is stopped")
+        finally:
+            for pid in q + dl:
+                os.kill(pid, signal.SIGCONT)
+        m.wait_for_messages(ALICE, n, timeout=60)
+        time.sleep(0.5)
+        subjects = collections.Counter(
+            pt.subject_of(pt.read_file(p)) for p in m.maildir_messages(ALICE))
+        tap.eq(subjects, collections.Counter("moved-%d" % i for i in range(n)),
+               "all %d delivered, once each, when deliver goes on" % n)
+        tap.ok(m.wait_queue_empty(10), "the queue is empty")
+    finally:
+        m.stop()
+
+
 for fn, args in ((t_kept_connection, ()),
                  (t_fifo, ("fifo-other", lambda qid: "x\n")),
                  (t_fifo, ("fifo-own", lambda qid: "%s\n" % qid)),
-                 (t_burst_read_once, ())):
+                 (t_burst_read_once, ()),
+                 (t_moved_to_active, ())):
     tap.run(lambda: fn(*args), timeout=120, name=fn.__name__)
 tap.done()
