@@ -16,6 +16,7 @@ Only the Python 3 standard library is used. Environment:
 
 import atexit
 import os
+import random
 import re
 import shutil
 import signal
@@ -236,8 +237,39 @@ def dump_suite_logs(lines=25):
 
 # ---------------------------------------------------------------- helpers
 
+_ports_given = set()
+
+
+def _ephemeral_low():
+    """The low end of the kernel's range for the local ports of outgoing
+    connections (and of bind to port 0)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    """A free loopback TCP port (bind to 0 and release)."""
+    """A free loopback TCP port for a listener a daemon binds later.
+    Picked at random below the ephemeral range and tried with a bind:
+    a port from bind(("127.0.0.1", 0)) is one the kernel may hand next
+    to any client's outgoing connection, or to another test's bind to 0,
+    before the daemon binds it (seen in .ci/run: a master refused to
+    start, "pop3_listen: Address already in use", while tests ran two at
+    a time). Never the same port twice in one process."""
+    top = max(_ephemeral_low(), 12000)
+    for _ in range(200):
+        port = random.randrange(10000, top)
+        if port in _ports_given:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
