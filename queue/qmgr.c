@@ -217,23 +217,38 @@ qmgr_list_push(struct qmgr_list *l, const char *id, const char *dir)
  */
 static size_t qmgr_moved;	/* moved entries not taken yet */
 
+/*
+ * Rename dir/id into active/. 0, or -1 with errno: ENOENT (already taken,
+ * listed twice) quietly, anything else logged.
+ */
+static int
+qmgr_to_active(const char *dir, const char *id)
+{
+	char src[64], dst[64];
+	int e;
+
+	str_fmt(src, sizeof(src), "%s/%s", dir, id);
+	str_fmt(dst, sizeof(dst), "active/%s", id);
+	if (rename(src, dst) == 0)
+		return 0;
+	if ((e = errno) != ENOENT)
+		log_err("%s: rename %s to active/: %s", id, src, strerror(e));
+	errno = e;
+	return -1;
+}
+
 static void
 qmgr_push_new(const char *id)
 {
-	char src[64], dst[64];
-
 	if (qmgr_moved < QMGR_MOVE_MAX) {
-		str_fmt(src, sizeof(src), "incoming/%s", id);
-		str_fmt(dst, sizeof(dst), "active/%s", id);
-		if (rename(src, dst) == 0) {
+		if (qmgr_to_active("incoming", id) == 0) {
 			qmgr_list_push(&qmgr_new, id, "active");
 			qmgr_new.e[qmgr_new.n - 1].moved = 1;
 			qmgr_moved++;
 			return;
 		}
 		if (errno == ENOENT)
-			return;		/* already taken (listed twice) */
-		log_err("%s: rename %s to active/: %s", id, src, strerror(errno));
+			return;
 	}
 	qmgr_list_push(&qmgr_new, id, "incoming");
 }
@@ -313,23 +328,14 @@ qmgr_aliases_fresh(void)
 static void
 qmgr_take(const struct qmgr_entry *e)
 {
-	char src[64], dst[64];
 	size_t i;
 
 	if (e->moved)
 		qmgr_moved--;
 	if (strcmp(e->dir, "active") == 0 && qmgr_find_job(e->id) != NULL)
 		return;		/* listed twice while its job runs */
-	if (strcmp(e->dir, "active") != 0) {
-		str_fmt(src, sizeof(src), "%s/%s", e->dir, e->id);
-		str_fmt(dst, sizeof(dst), "active/%s", e->id);
-		if (rename(src, dst) == -1) {
-			if (errno != ENOENT)
-				log_err("%s: rename %s to active/: %s", e->id, src,
-				    strerror(errno));
-			return;		/* ENOENT: already taken (listed twice) */
-		}
-	}
+	if (strcmp(e->dir, "active") != 0 && qmgr_to_active(e->dir, e->id) == -1)
+		return;
 	for (i = 0; i < qmgr_nslots; i++)
 		if (!qmgr_jobs[i].used)
 			break;
