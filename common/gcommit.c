@@ -204,15 +204,17 @@ gc_covered(struct gc_slot *s, uint64_t my)
 }
 
 /*
- * Sleep until round `round` ends (seq moves past seen), or GC_WAIT_MS.
- * Called locked. Returns 1, unlocked, when request my is on disk; else
- * 0, locked again, and *timedout says whether the sleep ran out.
+ * Sleep until round `round` ends (seq moves on), or GC_WAIT_MS. Called
+ * locked. Returns 1, unlocked, when request my is on disk; else 0,
+ * locked again (a sleep that ran out first forgets dead syncers).
  */
 static int
-gc_sleep(struct gc_slot *s, uint32_t seen, uint32_t round, uint64_t my, int *timedout)
+gc_sleep(struct gc_slot *s, uint32_t round, uint64_t my)
 {
 	struct timespec ts;
+	uint32_t seen = s->seq;
 	long r;
+	int timedout;
 
 	__atomic_add_fetch(&s->sleepers, 1, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&gc->mu);
@@ -225,11 +227,13 @@ gc_sleep(struct gc_slot *s, uint32_t seen, uint32_t round, uint64_t my, int *tim
 	/* A shared (not FUTEX_PRIVATE) wait: the word is in a MAP_SHARED page. */
 	r = syscall(SYS_futex, &s->seq, FUTEX_WAIT_BITSET, seen, &ts, NULL,
 	    gc_bit(round));
-	*timedout = r == -1 && errno == ETIMEDOUT;
+	timedout = r == -1 && errno == ETIMEDOUT;
 	__atomic_sub_fetch(&s->sleepers, 1, __ATOMIC_SEQ_CST);
 	if (gc_covered(s, my))
 		return 1;
 	gc_mutex_lock();
+	if (timedout)
+		gc_forget_dead();
 	return 0;
 }
 
@@ -275,7 +279,6 @@ gc_wait(struct gc_slot *s, uint64_t my, int fd)
 {
 	uint32_t round;
 	pid_t me = proc_pid();
-	int timedout;
 
 	for (;;) {
 		if (s->done >= my) {
@@ -299,10 +302,8 @@ gc_wait(struct gc_slot *s, uint64_t my, int fd)
 			else
 				round++;
 		}
-		if (gc_sleep(s, s->seq, round, my, &timedout) == 1)
+		if (gc_sleep(s, round, my) == 1)
 			return 0;
-		if (timedout)
-			gc_forget_dead();
 	}
 }
 
