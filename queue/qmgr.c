@@ -187,7 +187,8 @@ qmgr_on_term(int sig)
 	qmgr_stop = 1;
 }
 
-static void
+/* Append id from dir to l; returns the new entry. */
+static struct qmgr_entry *
 qmgr_list_push(struct qmgr_list *l, const char *id, const char *dir)
 {
 	if (l->head > 0 && (l->head == l->n || l->head >= l->cap / 2)) {
@@ -202,7 +203,7 @@ qmgr_list_push(struct qmgr_list *l, const char *id, const char *dir)
 	str_copy(l->e[l->n].id, id, sizeof(l->e[l->n].id));
 	str_copy(l->e[l->n].dir, dir, sizeof(l->e[l->n].dir));
 	l->e[l->n].moved = 0;
-	l->n++;
+	return &l->e[l->n++];
 }
 
 /*
@@ -242,8 +243,7 @@ qmgr_push_new(const char *id)
 {
 	if (qmgr_moved < QMGR_MOVE_MAX) {
 		if (qmgr_to_active("incoming", id) == 0) {
-			qmgr_list_push(&qmgr_new, id, "active");
-			qmgr_new.e[qmgr_new.n - 1].moved = 1;
+			qmgr_list_push(&qmgr_new, id, "active")->moved = 1;
 			qmgr_moved++;
 			return;
 		}
